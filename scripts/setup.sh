@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Installs everything roadeye needs to build, test and run on a Debian (bookworm) machine.
+# Idempotent: a second run checks what is there and does nothing more.
+#
+#   scripts/setup.sh            apt packages + ONNX Runtime + test media
+#   scripts/setup.sh --no-apt   skip apt (the packages are known to be installed)
+#
+# What lands where (all project-local, git-ignored):
+#   .deps/onnxruntime/lib/libonnxruntime.so   ONNX Runtime shared library, from the PyPI wheel
+#   .deps/media/                              sample images (Debian darknet) and vtest.avi (Debian opencv-doc)
+set -euo pipefail
+
+ORT_VERSION="${ROADEYE_ORT_VERSION:-1.31.1}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEPS="$ROOT/.deps"
+APT_PACKAGES=(ca-certificates pkg-config python3 python3-pip dpkg-dev)
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        die "'$*' needs root: run this script as root or install sudo"
+    fi
+}
+
+# apt has been seen to fail mid-install on a vanished archive and succeed on a second try.
+apt_retry() {
+    if ! as_root env DEBIAN_FRONTEND=noninteractive "$@"; then
+        log "apt failed; refreshing the package lists and trying once more"
+        as_root apt-get update -q
+        as_root env DEBIAN_FRONTEND=noninteractive "$@"
+    fi
+}
+
+install_apt() {
+    local missing=()
+    for p in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then log "apt packages present"; return; fi
+    log "installing apt packages: ${missing[*]}"
+    apt_retry apt-get update -q
+    apt_retry apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+check_rust() {
+    command -v cargo >/dev/null || die "cargo not found: install Rust 1.95 or newer with rustup (https://rustup.rs)"
+    local have
+    have="$(rustc --version | awk '{print $2}')"
+    if [ "$(printf '%s\n1.95.0\n' "$have" | sort -V | head -n1)" != "1.95.0" ]; then
+        die "rustc $have is too old: roadeye needs 1.95 or newer (rustup update stable)"
+    fi
+}
+
+# ONNX Runtime: the shared library from the official PyPI wheel (pip download fetches, never installs).
+install_onnxruntime() {
+    local dest="$DEPS/onnxruntime"
+    if [ -f "$dest/VERSION" ] && [ "$(cat "$dest/VERSION")" = "$ORT_VERSION" ] && [ -e "$dest/lib/libonnxruntime.so" ]; then
+        log "onnxruntime $ORT_VERSION present"; return
+    fi
+    log "fetching onnxruntime $ORT_VERSION from PyPI"
+    local tmp; tmp="$(mktemp -d)"
+    python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "onnxruntime==$ORT_VERSION" \
+        || die "could not download the onnxruntime $ORT_VERSION wheel from PyPI"
+    rm -rf "$dest"; mkdir -p "$dest/lib"
+    python3 - "$tmp"/onnxruntime-*.whl "$dest/lib" <<'PY'
+import sys, zipfile, os
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        base = os.path.basename(name)
+        if name.startswith("onnxruntime/capi/") and base.startswith("libonnxruntime") and ".so" in base:
+            with z.open(name) as src, open(os.path.join(out, base), "wb") as dst:
+                dst.write(src.read())
+PY
+    local lib
+    lib="$(cd "$dest/lib" && ls libonnxruntime.so.* | sort | tail -n1)"
+    [ -n "$lib" ] || die "the onnxruntime wheel holds no libonnxruntime.so"
+    ln -sf "$lib" "$dest/lib/libonnxruntime.so"
+    echo "$ORT_VERSION" > "$dest/VERSION"
+    rm -rf "$tmp"
+    log "onnxruntime $ORT_VERSION -> $dest/lib/$lib"
+}
+
+# Test and demo media, from Debian packages (downloaded, unpacked locally, never installed).
+install_media() {
+    local media="$DEPS/media" cache="$DEPS/cache"
+    local images=(dog.jpg person.jpg kite.jpg horses.jpg giraffe.jpg)
+    mkdir -p "$media" "$cache"
+    local need_darknet=0
+    for f in "${images[@]}"; do [ -f "$media/$f" ] || need_darknet=1; done
+    if [ "$need_darknet" -eq 1 ]; then
+        log "fetching sample images (Debian package darknet)"
+        fetch_deb darknet "$cache"
+        for f in "${images[@]}"; do cp "$cache/darknet/usr/share/darknet/data/$f" "$media/$f"; done
+    fi
+    if [ ! -f "$media/vtest.avi" ]; then
+        log "fetching vtest.avi (Debian package opencv-doc)"
+        fetch_deb opencv-doc "$cache"
+        cp "$cache/opencv-doc/usr/share/doc/opencv-doc/examples/data/vtest.avi" "$media/vtest.avi"
+    fi
+    rm -rf "$cache"
+    log "media present in $media"
+}
+
+fetch_deb() {
+    local pkg="$1" cache="$2"
+    mkdir -p "$cache/$pkg"
+    (cd "$cache" && { apt-get download -q "$pkg" || { as_root apt-get update -q && apt-get download -q "$pkg"; }; }) \
+        || die "apt-get download $pkg failed: check the Debian apt sources"
+    dpkg-deb -x "$cache/${pkg}"_*.deb "$cache/$pkg"
+}
+
+main() {
+    local apt=1
+    for a in "$@"; do
+        case "$a" in
+            --no-apt) apt=0 ;;
+            -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}"; exit 0 ;;
+            *) die "unknown option '$a' (try --help)" ;;
+        esac
+    done
+    [ "$apt" -eq 1 ] && install_apt
+    check_rust
+    install_onnxruntime
+    install_media
+}
+
+main "$@"

@@ -1,0 +1,92 @@
+//! `roadeye check CONFIG`: every problem of a config, with its path, before the box runs it.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use roadeye::config::{LoadedConfig, Problem, validate::validate};
+use roadeye::infer::{Detector, LoadedSpec, OrtRuntime};
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The config file (TOML).
+    config: PathBuf,
+    /// Do not open the models with ONNX Runtime (checks only the files and specs).
+    #[arg(long)]
+    skip_models: bool,
+}
+
+pub fn run(args: CheckArgs) -> Result<ExitCode> {
+    let cfg = match LoadedConfig::load(&args.config) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut problems = validate(&cfg);
+    let mut runtime_note = String::new();
+    if !args.skip_models && problems.is_empty() {
+        match open_models(&cfg) {
+            Ok(note) => runtime_note = note,
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
+    let shown = args.config.display();
+    if problems.is_empty() {
+        let c = &cfg.config;
+        let enabled = c.cameras.iter().filter(|c| c.enabled).count();
+        println!(
+            "{shown}: OK — site '{}', device '{}', {} camera(s) ({enabled} enabled){runtime_note}",
+            c.site.id,
+            c.site.device,
+            c.cameras.len()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("{shown}: {} problem(s):", problems.len());
+        for p in &problems {
+            eprintln!("  - {p}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Opens every model the cameras use (once each) against the real runtime.
+fn open_models(cfg: &LoadedConfig) -> Result<String, Vec<Problem>> {
+    let rt = OrtRuntime::init(cfg.onnxruntime().as_deref()).map_err(|e| {
+        vec![Problem {
+            path: "runtime.onnxruntime".into(),
+            message: e.to_string(),
+        }]
+    })?;
+    let mut problems = Vec::new();
+    // Each model once; per-camera overrides were already checked against its class names.
+    let mut opened: HashSet<PathBuf> = HashSet::new();
+    for (i, cam) in cfg.config.cameras.iter().enumerate() {
+        let spec_path = cfg.model_spec_path(cam);
+        if !opened.insert(spec_path.clone()) {
+            continue;
+        }
+        let result = LoadedSpec::load(&spec_path).and_then(|spec| {
+            Detector::new(rt, spec, &cfg.config.runtime.inference, &Default::default()).map(|_| ())
+        });
+        if let Err(e) = result {
+            problems.push(Problem {
+                path: format!("cameras[{i}].model"),
+                message: e.to_string(),
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(format!(
+            "; {} model(s) opened with ONNX Runtime ({})",
+            opened.len(),
+            rt.path().display()
+        ))
+    } else {
+        Err(problems)
+    }
+}

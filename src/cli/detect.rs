@@ -1,0 +1,235 @@
+//! `roadeye detect IMAGE…`: detections as a table or JSON lines, and annotated JPEGs.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use image::RgbImage;
+use roadeye::infer::{Detector, InferenceOptions, OptLevel, OrtRuntime, PostprocessOverride, Provider};
+use roadeye::ops::annotate;
+use roadeye::types::{Detection, RgbView};
+use serde::Serialize;
+
+#[derive(Args)]
+pub struct DetectArgs {
+    /// Images to analyse (JPEG, PNG, BMP, WebP).
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    /// Model: a spec file (models/<name>.toml) or a model name; default: centernet.
+    #[arg(long, short)]
+    model: Option<PathBuf>,
+    /// Print one JSON object per image (JSON lines) instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Write annotated JPEGs (boxes and labels) into this folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Minimum score (overrides the model spec's default).
+    #[arg(long)]
+    score: Option<f32>,
+    /// Keep only these classes, comma-separated (e.g. person,car,bus).
+    #[arg(long, value_delimiter = ',')]
+    classes: Option<Vec<String>>,
+    /// Threads per inference (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Graph optimisation level.
+    #[arg(long, value_enum, default_value_t = OptLevel::All)]
+    optimization: OptLevel,
+    /// Execution providers in order of preference.
+    #[arg(long = "provider", value_enum, default_values_t = [Provider::Cpu])]
+    providers: Vec<Provider>,
+    /// Path of libonnxruntime.so (default: searched, see README).
+    #[arg(long)]
+    onnxruntime: Option<PathBuf>,
+}
+
+/// One image's result as printed with `--json`.
+#[derive(Serialize)]
+struct ImageResult<'a> {
+    image: String,
+    width: u32,
+    height: u32,
+    model: &'a str,
+    inference_ms: f64,
+    detections: Vec<JsonDetection<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonDetection<'a> {
+    class: &'a str,
+    class_id: u16,
+    score: f32,
+    /// `[x1, y1, x2, y2]` in image pixels.
+    #[serde(rename = "box")]
+    bbox: [f32; 4],
+}
+
+pub fn run(args: DetectArgs) -> Result<ExitCode> {
+    let spec = super::model::load_spec(args.model.as_deref())?;
+    let rt = OrtRuntime::init(args.onnxruntime.as_deref())?;
+    tracing::debug!(runtime = %rt.path().display(), "ONNX Runtime loaded");
+    let opts = InferenceOptions {
+        intra_threads: args.threads,
+        optimization: args.optimization,
+        execution_providers: args.providers.clone(),
+    };
+    let over = PostprocessOverride {
+        score_threshold: args.score,
+        classes: args.classes.clone(),
+        ..PostprocessOverride::default()
+    };
+    let mut detector = Detector::new(rt, spec, &opts, &over)?;
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create output folder '{}'", dir.display()))?;
+    }
+    let mut written = HashSet::new();
+    let (mut failed, mut total, mut busy) = (0usize, 0usize, Duration::ZERO);
+    let stdout = std::io::stdout();
+    for path in &args.images {
+        match detect_one(&mut detector, path, &args, &mut written) {
+            Ok((dets, img, took)) => {
+                total += dets.len();
+                busy += took;
+                let mut out = stdout.lock();
+                if args.json {
+                    print_json(&mut out, &detector, path, &img, &dets, took)?;
+                } else {
+                    print_table(&mut out, path, &img, &dets, took)?;
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e:#}");
+            }
+        }
+    }
+    let done = args.images.len() - failed;
+    if !args.json && done > 0 {
+        eprintln!(
+            "{done} image(s), {total} detection(s), {:.1} ms per image{}",
+            busy.as_secs_f64() * 1000.0 / done as f64,
+            args.out
+                .as_ref()
+                .map(|d| format!("; annotated images in {}", d.display()))
+                .unwrap_or_default()
+        );
+    }
+    if failed > 0 {
+        eprintln!("error: {failed} of {} image(s) failed", args.images.len());
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn detect_one(
+    detector: &mut Detector,
+    path: &Path,
+    args: &DetectArgs,
+    written: &mut HashSet<PathBuf>,
+) -> Result<(Vec<Detection>, RgbImage, Duration)> {
+    let img = read_image(path)?;
+    let (dets, t) = detector.detect_timed(RgbView::from(&img))?;
+    let took = t.preprocess + t.run + t.postprocess;
+    if let Some(dir) = &args.out {
+        let mut annotated = img.clone();
+        annotate::draw_detections(&mut annotated, &dets);
+        let target = unique_name(dir, path, written);
+        annotated
+            .save_with_format(&target, image::ImageFormat::Jpeg)
+            .with_context(|| format!("cannot write '{}'", target.display()))?;
+    }
+    Ok((dets, img, took))
+}
+
+/// Decodes an image file, with an error that says which of missing, unreadable or corrupt it is.
+fn read_image(path: &Path) -> Result<RgbImage> {
+    let reader = image::ImageReader::open(path)
+        .with_context(|| format!("cannot read image '{}'", path.display()))?
+        .with_guessed_format()
+        .with_context(|| format!("cannot read image '{}'", path.display()))?;
+    if reader.format().is_none() {
+        anyhow::bail!(
+            "'{}' is not an image roadeye can read (supported: JPEG, PNG, BMP, WebP)",
+            path.display()
+        );
+    }
+    let img = reader
+        .decode()
+        .with_context(|| format!("image '{}' is corrupt or truncated", path.display()))?;
+    Ok(img.to_rgb8())
+}
+
+/// `<out>/<stem>.jpg`, with `-2`, `-3`… when two inputs share a stem.
+fn unique_name(dir: &Path, input: &Path, written: &mut HashSet<PathBuf>) -> PathBuf {
+    let stem = input.file_stem().map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned());
+    let mut candidate = dir.join(format!("{stem}.jpg"));
+    let mut n = 2;
+    while !written.insert(candidate.clone()) {
+        candidate = dir.join(format!("{stem}-{n}.jpg"));
+        n += 1;
+    }
+    candidate
+}
+
+fn print_json(
+    out: &mut impl Write,
+    detector: &Detector,
+    path: &Path,
+    img: &RgbImage,
+    dets: &[Detection],
+    took: Duration,
+) -> Result<()> {
+    let result = ImageResult {
+        image: path.display().to_string(),
+        width: img.width(),
+        height: img.height(),
+        model: &detector.spec().spec.name,
+        inference_ms: (took.as_secs_f64() * 1e5).round() / 100.0,
+        detections: dets
+            .iter()
+            .map(|d| JsonDetection {
+                class: &d.label,
+                class_id: d.class_id,
+                score: round(d.score, 4),
+                bbox: d.bbox.to_array().map(|v| round(v, 2)),
+            })
+            .collect(),
+    };
+    serde_json::to_writer(&mut *out, &result)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn round(v: f32, digits: i32) -> f32 {
+    let f = 10f32.powi(digits);
+    (v * f).round() / f
+}
+
+fn print_table(out: &mut impl Write, path: &Path, img: &RgbImage, dets: &[Detection], took: Duration) -> Result<()> {
+    writeln!(
+        out,
+        "{}  {}x{}  {} detection(s)  {:.1} ms",
+        path.display(),
+        img.width(),
+        img.height(),
+        dets.len(),
+        took.as_secs_f64() * 1000.0
+    )?;
+    if !dets.is_empty() {
+        writeln!(out, "  {:<16} {:>6} {:>8} {:>8} {:>8} {:>8}", "class", "score", "x1", "y1", "x2", "y2")?;
+    }
+    for d in dets {
+        let b = d.bbox;
+        writeln!(
+            out,
+            "  {:<16} {:>6.3} {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
+            d.label, d.score, b.x1, b.y1, b.x2, b.y2
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! Subcommands. Each takes its parsed arguments and returns the process exit code.
+
+pub mod check;
+pub mod detect;
+mod model;

@@ -1,0 +1,120 @@
+//! The box's configuration: one TOML file with the site, runtime settings and cameras.
+//!
+//! Every struct denies unknown fields, and every field's doc comment is its user documentation.
+//! [`Config::load`] parses; [`validate`] reports every semantic problem at once with its path.
+
+mod camera;
+mod runtime;
+mod site;
+pub mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use camera::{CameraConfig, SCHEMES};
+pub use runtime::RuntimeConfig;
+pub use site::SiteConfig;
+
+use crate::paths;
+
+/// The whole config file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Who this box is.
+    pub site: SiteConfig,
+    /// How models run on this box.
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+    /// The cameras this box analyses.
+    #[serde(default)]
+    pub cameras: Vec<CameraConfig>,
+}
+
+/// One problem in a config, located by its path (`cameras[1].detect.classes[0]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config '{}': {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config '{}' cannot be parsed: {message}", .path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("config '{}' has {} problem(s):\n{}", .path.display(), .problems.len(),
+        .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid { path: PathBuf, problems: Vec<Problem> },
+}
+
+/// A parsed config with the folder its relative paths are resolved against.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    pub path: PathBuf,
+    pub base_dir: PathBuf,
+}
+
+impl LoadedConfig {
+    /// Reads and parses a config file (no semantic validation: see [`validate`]).
+    pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let config = Config::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        let base_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        Ok(LoadedConfig {
+            config,
+            path: path.to_path_buf(),
+            base_dir,
+        })
+    }
+
+    /// The models folder model names resolve in.
+    pub fn models_dir(&self) -> PathBuf {
+        match &self.config.runtime.models_dir {
+            Some(d) => self.base_dir.join(d),
+            None => PathBuf::from(paths::SYSTEM_MODELS_DIR),
+        }
+    }
+
+    /// The spec file of camera `cam`.
+    pub fn model_spec_path(&self, cam: &CameraConfig) -> PathBuf {
+        paths::resolve_model_ref(&cam.model, &self.models_dir(), &self.base_dir)
+    }
+
+    /// The configured ONNX Runtime library, resolved against the config's folder.
+    pub fn onnxruntime(&self) -> Option<PathBuf> {
+        self.config.runtime.onnxruntime.as_ref().map(|p| self.base_dir.join(p))
+    }
+}
+
+impl Config {
+    /// Parses TOML text; the message names the line and the field.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+}

@@ -1,0 +1,142 @@
+//! Semantic validation: every problem at once, each with its path.
+
+use std::collections::HashMap;
+
+use super::{LoadedConfig, Problem, SCHEMES};
+use crate::infer::{LoadedSpec, classes::policy_problems};
+
+/// Every problem of a parsed config, including its cameras' model specs (read from disk).
+///
+/// Model files are checked for existence here; opening them against the runtime is the caller's
+/// choice (see `roadeye check`).
+pub fn validate(cfg: &LoadedConfig) -> Vec<Problem> {
+    let c = &cfg.config;
+    let mut out = Vec::new();
+    let mut push = |path: String, message: String| out.push(Problem { path, message });
+    check_id(&c.site.id, "site.id", &mut push);
+    check_id(&c.site.device, "site.device", &mut push);
+    if let Some(p) = cfg.onnxruntime()
+        && !p.is_file()
+    {
+        push(
+            "runtime.onnxruntime".into(),
+            format!("'{}' does not exist (remove the setting to search the default places)", p.display()),
+        );
+    }
+    if c.runtime.inference.execution_providers.is_empty() {
+        push(
+            "runtime.inference.execution_providers".into(),
+            "empty: list at least one provider, e.g. [\"cpu\"]".into(),
+        );
+    }
+    if c.cameras.is_empty() {
+        push("cameras".into(), "no cameras: add at least one [[cameras]] entry".into());
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut specs: HashMap<std::path::PathBuf, Result<LoadedSpec, String>> = HashMap::new();
+    for (i, cam) in c.cameras.iter().enumerate() {
+        let at = |field: &str| format!("cameras[{i}].{field}");
+        check_id(&cam.id, &at("id"), &mut push);
+        if let Some(first) = seen.insert(cam.id.as_str(), i) {
+            push(at("id"), format!("'{}' is already the id of cameras[{first}]", cam.id));
+        }
+        if let Err(m) = check_url(&cam.url) {
+            push(at("url"), m);
+        }
+        let spec_path = cfg.model_spec_path(cam);
+        let spec = specs
+            .entry(spec_path.clone())
+            .or_insert_with(|| LoadedSpec::load(&spec_path).map_err(|e| e.to_string()));
+        match spec {
+            Err(e) => push(at("model"), format!("model '{}': {e}", cam.model)),
+            Ok(spec) => {
+                let policy = spec.spec.postprocess.with(&cam.detect);
+                for p in policy_problems(&policy, &spec.class_names) {
+                    push(at(&format!("detect.{}", p.field)), p.message);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn check_id(id: &str, path: &str, push: &mut impl FnMut(String, String)) {
+    if id.is_empty() {
+        push(path.into(), "must not be empty".into());
+    } else if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+        push(
+            path.into(),
+            format!("'{id}' contains '{bad}': use letters, digits, '-' and '_' only (it is an MQTT topic segment)"),
+        );
+    }
+}
+
+/// Checks a camera URL's form; never echoes credentials.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(format!(
+            "'{}' is not a URL: expected scheme://…, one of {}",
+            redact(url),
+            SCHEMES.join(", ")
+        ));
+    };
+    let scheme_l = scheme.to_ascii_lowercase();
+    if !SCHEMES.contains(&scheme_l.as_str()) {
+        return Err(format!(
+            "unknown scheme '{scheme}' in '{}': use one of {}",
+            redact(url),
+            SCHEMES.join(", ")
+        ));
+    }
+    let needs_host = !matches!(scheme_l.as_str(), "file" | "v4l2");
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    if needs_host && host.is_empty() {
+        return Err(format!("'{}' has no host", redact(url)));
+    }
+    if !needs_host && !rest.starts_with('/') {
+        return Err(format!("'{}' needs an absolute path ({scheme}:///path)", redact(url)));
+    }
+    Ok(())
+}
+
+/// The URL with any `user:password@` replaced by `***@`.
+pub fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert!(check_url("rtsp://10.0.0.5:554/stream1").is_ok());
+        assert!(check_url("rtsp://admin:secret@cam.local/live").is_ok());
+        assert!(check_url("file:///srv/video/demo.mp4").is_ok());
+        assert!(check_url("v4l2:///dev/video0").is_ok());
+        let e = check_url("ftp://x/y").expect_err("scheme");
+        assert!(e.starts_with("unknown scheme 'ftp'"), "{e}");
+        let e = check_url("rtsp:///nohost").expect_err("host");
+        assert!(e.contains("no host"), "{e}");
+        let e = check_url("camera-7").expect_err("form");
+        assert!(e.contains("not a URL"), "{e}");
+        let e = check_url("rtsp://admin:secret@/x").expect_err("no host");
+        assert!(!e.contains("secret"), "credentials leaked: {e}");
+    }
+
+    #[test]
+    fn redaction_hides_credentials_only() {
+        assert_eq!(redact("rtsp://u:p@h:554/a@b"), "rtsp://***@h:554/a@b");
+        assert_eq!(redact("rtsp://h/a"), "rtsp://h/a");
+    }
+}

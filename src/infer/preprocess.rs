@@ -1,0 +1,339 @@
+//! Image → input tensor: resize (stretch or letterbox), channel order, normalisation, layout.
+//!
+//! The resize is a convolution with a triangle filter whose support grows with the shrink factor (the
+//! same as PIL's bilinear): a plain non-antialiased bilinear moves small objects' boxes a lot.
+//! The geometry of what was done is returned as a [`Transform`] so boxes are mapped back exactly.
+
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+
+use super::InferError;
+use super::spec::{ChannelOrder, InputSpec, Layout, ResizeMode};
+use crate::types::{BBox, RgbView};
+
+/// Maps model-input pixels back to source-image pixels: `src = (input - pad) / scale`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transform {
+    pub scale_x: f32,
+    pub scale_y: f32,
+    pub pad_x: f32,
+    pub pad_y: f32,
+    /// Source image size, for clipping.
+    pub src_width: u32,
+    pub src_height: u32,
+}
+
+/// Where the resized image sits inside the model input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub width: u32,
+    pub height: u32,
+    pub left: u32,
+    pub top: u32,
+}
+
+impl Transform {
+    /// The placement and transform for fitting `src_w × src_h` into `in_w × in_h`.
+    pub fn fit(src_w: u32, src_h: u32, in_w: u32, in_h: u32, mode: ResizeMode) -> (Placement, Transform) {
+        let place = match mode {
+            ResizeMode::Stretch => Placement {
+                width: in_w,
+                height: in_h,
+                left: 0,
+                top: 0,
+            },
+            ResizeMode::Letterbox => {
+                let scale = (in_w as f64 / src_w as f64).min(in_h as f64 / src_h as f64);
+                let w = ((src_w as f64 * scale).round() as u32).clamp(1, in_w);
+                let h = ((src_h as f64 * scale).round() as u32).clamp(1, in_h);
+                Placement {
+                    width: w,
+                    height: h,
+                    left: (in_w - w) / 2,
+                    top: (in_h - h) / 2,
+                }
+            }
+        };
+        // The scales of what was really done (after rounding), so the inverse is exact.
+        let t = Transform {
+            scale_x: place.width as f32 / src_w as f32,
+            scale_y: place.height as f32 / src_h as f32,
+            pad_x: place.left as f32,
+            pad_y: place.top as f32,
+            src_width: src_w,
+            src_height: src_h,
+        };
+        (place, t)
+    }
+
+    /// A box in model-input pixels → source pixels, clipped to the source image.
+    pub fn to_source(&self, b: &BBox) -> BBox {
+        BBox::new(
+            (b.x1 - self.pad_x) / self.scale_x,
+            (b.y1 - self.pad_y) / self.scale_y,
+            (b.x2 - self.pad_x) / self.scale_x,
+            (b.y2 - self.pad_y) / self.scale_y,
+        )
+        .clip(self.src_width as f32, self.src_height as f32)
+    }
+
+    /// A box in source pixels → model-input pixels (the forward mapping, for tests and drawing).
+    pub fn to_input(&self, b: &BBox) -> BBox {
+        BBox::new(
+            b.x1 * self.scale_x + self.pad_x,
+            b.y1 * self.scale_y + self.pad_y,
+            b.x2 * self.scale_x + self.pad_x,
+            b.y2 * self.scale_y + self.pad_y,
+        )
+    }
+}
+
+/// Fills a model's input tensor from RGB images, reusing its buffers from call to call.
+pub struct Preprocessor {
+    input: InputSpec,
+    /// `lut[k][v]`: normalised value of 0..255 level `v` in model channel `k`.
+    lut: Box<[[f32; 256]; 3]>,
+    /// Source channel feeding model channel `k`.
+    source_channel: [usize; 3],
+    resizer: Resizer,
+    options: ResizeOptions,
+    packed: Vec<u8>,
+    resized: Vec<u8>,
+    tensor: Vec<f32>,
+}
+
+impl Preprocessor {
+    pub fn new(input: &InputSpec) -> Preprocessor {
+        let mut lut = Box::new([[0f32; 256]; 3]);
+        for (k, table) in lut.iter_mut().enumerate() {
+            for (v, slot) in table.iter_mut().enumerate() {
+                *slot = (v as f32 - input.mean[k]) / input.std[k];
+            }
+        }
+        let source_channel = match input.channel_order {
+            ChannelOrder::Rgb => [0, 1, 2],
+            ChannelOrder::Bgr => [2, 1, 0],
+        };
+        let len = input.width as usize * input.height as usize * 3;
+        Preprocessor {
+            input: input.clone(),
+            lut,
+            source_channel,
+            resizer: Resizer::new(),
+            options: ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
+            packed: Vec::new(),
+            resized: Vec::new(),
+            tensor: vec![0.0; len],
+        }
+    }
+
+    /// The tensor shape, `[1, H, W, 3]` or `[1, 3, H, W]`.
+    pub fn shape(&self) -> [usize; 4] {
+        let (w, h) = (self.input.width as usize, self.input.height as usize);
+        match self.input.layout {
+            Layout::Nhwc => [1, h, w, 3],
+            Layout::Nchw => [1, 3, h, w],
+        }
+    }
+
+    /// The tensor filled by the last [`Preprocessor::run`].
+    pub fn tensor(&self) -> &[f32] {
+        &self.tensor
+    }
+
+    /// Fills the tensor from `img` and returns how to map boxes back to it.
+    pub fn run(&mut self, img: RgbView<'_>) -> Result<Transform, InferError> {
+        let (in_w, in_h) = (self.input.width, self.input.height);
+        let (place, transform) = Transform::fit(img.width, img.height, in_w, in_h, self.input.resize);
+        if place.width != in_w || place.height != in_h {
+            self.fill_padding();
+        }
+        let src: &[u8] = if img.is_packed() {
+            &img.data[..img.width as usize * img.height as usize * 3]
+        } else {
+            self.packed.clear();
+            for y in 0..img.height {
+                self.packed.extend_from_slice(img.row(y));
+            }
+            &self.packed
+        };
+        let pixels: &[u8] = if (place.width, place.height) == (img.width, img.height) {
+            src
+        } else {
+            let src_img = ImageRef::new(img.width, img.height, src, PixelType::U8x3)
+                .map_err(|e| InferError::Preprocess(e.to_string()))?;
+            self.resized
+                .resize(place.width as usize * place.height as usize * 3, 0);
+            let mut dst = Image::from_slice_u8(place.width, place.height, &mut self.resized, PixelType::U8x3)
+                .map_err(|e| InferError::Preprocess(e.to_string()))?;
+            self.resizer
+                .resize(&src_img, &mut dst, &self.options)
+                .map_err(|e| InferError::Preprocess(e.to_string()))?;
+            &self.resized
+        };
+        write_tensor(
+            &mut self.tensor,
+            pixels,
+            place,
+            (in_w as usize, in_h as usize),
+            self.input.layout,
+            &self.lut,
+            self.source_channel,
+        );
+        Ok(transform)
+    }
+
+    fn fill_padding(&mut self) {
+        let pad = usize::from(self.input.pad_value);
+        let plane = self.input.width as usize * self.input.height as usize;
+        match self.input.layout {
+            Layout::Nhwc => {
+                let px = [self.lut[0][pad], self.lut[1][pad], self.lut[2][pad]];
+                for chunk in self.tensor.chunks_exact_mut(3) {
+                    chunk.copy_from_slice(&px);
+                }
+            }
+            Layout::Nchw => {
+                for (k, plane_data) in self.tensor.chunks_exact_mut(plane).enumerate() {
+                    plane_data.fill(self.lut[k][pad]);
+                }
+            }
+        }
+    }
+}
+
+fn write_tensor(
+    tensor: &mut [f32],
+    pixels: &[u8],
+    place: Placement,
+    (in_w, in_h): (usize, usize),
+    layout: Layout,
+    lut: &[[f32; 256]; 3],
+    src_ch: [usize; 3],
+) {
+    let (w, left, top) = (place.width as usize, place.left as usize, place.top as usize);
+    let plane = in_w * in_h;
+    for (y, row) in pixels.chunks_exact(w * 3).enumerate() {
+        let base = (top + y) * in_w + left;
+        match layout {
+            Layout::Nhwc => {
+                let out = &mut tensor[base * 3..(base + w) * 3];
+                for (o, p) in out.chunks_exact_mut(3).zip(row.chunks_exact(3)) {
+                    o[0] = lut[0][usize::from(p[src_ch[0]])];
+                    o[1] = lut[1][usize::from(p[src_ch[1]])];
+                    o[2] = lut[2][usize::from(p[src_ch[2]])];
+                }
+            }
+            Layout::Nchw => {
+                for (k, table) in lut.iter().enumerate() {
+                    let out = &mut tensor[k * plane + base..k * plane + base + w];
+                    let c = src_ch[k];
+                    for (o, p) in out.iter_mut().zip(row.chunks_exact(3)) {
+                        *o = table[usize::from(p[c])];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(layout: Layout, order: ChannelOrder, resize: ResizeMode, w: u32, h: u32) -> InputSpec {
+        InputSpec {
+            name: "in".into(),
+            layout,
+            width: w,
+            height: h,
+            channel_order: order,
+            resize,
+            mean: [0.0; 3],
+            std: [1.0; 3],
+            pad_value: 114,
+        }
+    }
+
+    #[test]
+    fn letterbox_round_trip_is_exact() {
+        for (sw, sh) in [(1920, 1080), (768, 576), (500, 1000), (640, 640), (17, 3)] {
+            let (place, t) = Transform::fit(sw, sh, 640, 640, ResizeMode::Letterbox);
+            assert!(place.width <= 640 && place.height <= 640);
+            assert!(place.width == 640 || place.height == 640, "fills one axis: {place:?}");
+            let b = BBox::new(sw as f32 * 0.1, sh as f32 * 0.2, sw as f32 * 0.7, sh as f32 * 0.9);
+            let back = t.to_source(&t.to_input(&b));
+            for (a, b) in back.to_array().iter().zip(b.to_array()) {
+                assert!((a - b).abs() < 1e-3, "{sw}x{sh}: {back:?} vs {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn letterbox_centres_the_image_with_padding() {
+        let (place, t) = Transform::fit(1920, 1080, 640, 640, ResizeMode::Letterbox);
+        assert_eq!(place, Placement { width: 640, height: 360, left: 0, top: 140 });
+        // The input's top-left image corner is the source's (0, 0).
+        let b = t.to_source(&BBox::new(0.0, 140.0, 640.0, 500.0));
+        assert_eq!(b, BBox::new(0.0, 0.0, 1920.0, 1080.0));
+    }
+
+    #[test]
+    fn stretch_maps_each_axis_and_clips() {
+        let (_, t) = Transform::fit(1024, 256, 512, 512, ResizeMode::Stretch);
+        let b = t.to_source(&BBox::new(-10.0, 256.0, 256.0, 600.0));
+        assert_eq!(b, BBox::new(0.0, 128.0, 512.0, 256.0));
+    }
+
+    #[test]
+    fn nchw_bgr_puts_blue_in_the_first_plane() {
+        let mut s = spec(Layout::Nchw, ChannelOrder::Bgr, ResizeMode::Stretch, 2, 1);
+        s.mean = [1.0, 2.0, 3.0];
+        s.std = [2.0, 2.0, 2.0];
+        let mut p = Preprocessor::new(&s);
+        let data = [10u8, 20, 30, 40, 50, 60];
+        p.run(RgbView::packed(2, 1, &data).expect("view")).expect("run");
+        assert_eq!(p.shape(), [1, 3, 1, 2]);
+        // plane 0 = blue: (30-1)/2, (60-1)/2; plane 1 = green; plane 2 = red.
+        assert_eq!(p.tensor(), &[14.5, 29.5, 9.0, 24.0, 3.5, 18.5]);
+    }
+
+    #[test]
+    fn nhwc_letterbox_pads_with_the_pad_value_and_respects_stride() {
+        let s = spec(Layout::Nhwc, ChannelOrder::Rgb, ResizeMode::Letterbox, 4, 4);
+        let mut p = Preprocessor::new(&s);
+        // A 4×2 image whose rows are padded to 16 bytes.
+        let mut data = vec![0u8; 16 * 2];
+        for y in 0..2 {
+            for x in 0..4 {
+                data[y * 16 + x * 3..y * 16 + x * 3 + 3].copy_from_slice(&[200, 100, 50]);
+            }
+            data[y * 16 + 12..y * 16 + 16].copy_from_slice(&[9, 9, 9, 9]);
+        }
+        let t = p.run(RgbView::strided(4, 2, 16, &data).expect("view")).expect("run");
+        assert_eq!((t.pad_x, t.pad_y), (0.0, 1.0));
+        let px = |x: usize, y: usize| &p.tensor()[(y * 4 + x) * 3..(y * 4 + x) * 3 + 3];
+        assert_eq!(px(0, 0), &[114.0, 114.0, 114.0]);
+        assert_eq!(px(3, 1), &[200.0, 100.0, 50.0]);
+        assert_eq!(px(0, 2), &[200.0, 100.0, 50.0]);
+        assert_eq!(px(2, 3), &[114.0, 114.0, 114.0]);
+    }
+
+    #[test]
+    fn shrinking_averages_instead_of_sampling() {
+        // A 1-pixel checkerboard shrunk 8× must come out mid-grey, not black or white.
+        let (w, h) = (64u32, 64u32);
+        let data: Vec<u8> = (0..w * h)
+            .flat_map(|i| {
+                let v = if (i % w + i / w) % 2 == 0 { 255 } else { 0 };
+                [v, v, v]
+            })
+            .collect();
+        let s = spec(Layout::Nhwc, ChannelOrder::Rgb, ResizeMode::Stretch, 8, 8);
+        let mut p = Preprocessor::new(&s);
+        p.run(RgbView::packed(w, h, &data).expect("view")).expect("run");
+        for v in p.tensor() {
+            assert!((v - 127.5).abs() < 8.0, "{v}");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! What integrators look at: annotated images.
+
+pub mod annotate;

@@ -1,0 +1,61 @@
+//! Where roadeye looks for its models when no path is given.
+
+use std::path::{Path, PathBuf};
+
+/// The installed models folder (the Debian package's layout).
+pub const SYSTEM_MODELS_DIR: &str = "/usr/share/roadeye/models";
+
+/// The default model's spec name.
+pub const DEFAULT_MODEL: &str = "centernet";
+
+/// Candidate models folders, in order: `ROADEYE_MODELS_DIR`, `./models`, a `models/` beside or
+/// above the binary (a source checkout's `target/…`), then the installed folder.
+pub fn models_dir_candidates() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(d) = std::env::var_os("ROADEYE_MODELS_DIR").filter(|v| !v.is_empty()) {
+        out.push(PathBuf::from(d));
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        out.push(cwd.join("models"));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        for d in exe.ancestors().skip(1).take(4) {
+            out.push(d.join("models"));
+        }
+    }
+    out.push(PathBuf::from(SYSTEM_MODELS_DIR));
+    out
+}
+
+/// The spec of model `name` in the first candidate folder that has it, or every path tried.
+pub fn find_model_spec(name: &str) -> Result<PathBuf, Vec<PathBuf>> {
+    let tried: Vec<PathBuf> = models_dir_candidates()
+        .into_iter()
+        .map(|d| d.join(format!("{name}.toml")))
+        .collect();
+    tried.iter().find(|p| p.is_file()).cloned().ok_or(tried)
+}
+
+/// Resolves a model reference from a config: a bare name (`centernet`) is looked up in
+/// `models_dir`; anything with a `/` or a `.toml` ending is a path relative to `base`.
+pub fn resolve_model_ref(reference: &str, models_dir: &Path, base: &Path) -> PathBuf {
+    if reference.contains('/') || reference.ends_with(".toml") {
+        base.join(reference)
+    } else {
+        models_dir.join(format!("{reference}.toml"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_go_to_the_models_dir_paths_to_the_config_dir() {
+        let m = Path::new("/usr/share/roadeye/models");
+        let b = Path::new("/etc/roadeye");
+        assert_eq!(resolve_model_ref("nanodet", m, b), m.join("nanodet.toml"));
+        assert_eq!(resolve_model_ref("my.toml", m, b), b.join("my.toml"));
+        assert_eq!(resolve_model_ref("/opt/m/x.toml", m, b), PathBuf::from("/opt/m/x.toml"));
+    }
+}

@@ -1,0 +1,130 @@
+//! The messages that travel between stages: images in, detections out.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+/// An axis-aligned box in pixels: `(x1, y1)` top-left, `(x2, y2)` bottom-right.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BBox {
+    pub x1: f32,
+    pub y1: f32,
+    pub x2: f32,
+    pub y2: f32,
+}
+
+impl BBox {
+    pub const fn new(x1: f32, y1: f32, x2: f32, y2: f32) -> Self {
+        Self { x1, y1, x2, y2 }
+    }
+
+    /// From centre and size.
+    pub fn from_cxcywh(cx: f32, cy: f32, w: f32, h: f32) -> Self {
+        Self::new(cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0)
+    }
+
+    pub fn width(&self) -> f32 {
+        self.x2 - self.x1
+    }
+
+    pub fn height(&self) -> f32 {
+        self.y2 - self.y1
+    }
+
+    /// Area; zero for degenerate or inverted boxes (and for NaN coordinates).
+    pub fn area(&self) -> f32 {
+        let (w, h) = (self.width(), self.height());
+        if w > 0.0 && h > 0.0 { w * h } else { 0.0 }
+    }
+
+    /// Intersection over union; 0 when the union is empty.
+    pub fn iou(&self, other: &BBox) -> f32 {
+        let inter = BBox::new(
+            self.x1.max(other.x1),
+            self.y1.max(other.y1),
+            self.x2.min(other.x2),
+            self.y2.min(other.y2),
+        )
+        .area();
+        let union = self.area() + other.area() - inter;
+        if union > 0.0 { inter / union } else { 0.0 }
+    }
+
+    /// The box clipped to `[0, width] × [0, height]`.
+    pub fn clip(&self, width: f32, height: f32) -> BBox {
+        BBox::new(
+            self.x1.clamp(0.0, width),
+            self.y1.clamp(0.0, height),
+            self.x2.clamp(0.0, width),
+            self.y2.clamp(0.0, height),
+        )
+    }
+
+    /// `[x1, y1, x2, y2]`.
+    pub fn to_array(&self) -> [f32; 4] {
+        [self.x1, self.y1, self.x2, self.y2]
+    }
+}
+
+/// One detected object, in the pixels of the image it was found in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    pub bbox: BBox,
+    /// Confidence in `[0, 1]`.
+    pub score: f32,
+    /// Index into the detector's output labels (after any class remapping).
+    pub class_id: u16,
+    /// The label of `class_id`, e.g. `car`.
+    pub label: Arc<str>,
+}
+
+/// A borrowed, packed-or-strided RGB8 image: what every detector consumes.
+#[derive(Debug, Clone, Copy)]
+pub struct RgbView<'a> {
+    pub width: u32,
+    pub height: u32,
+    /// Bytes from one row to the next (≥ `width * 3`).
+    pub stride: usize,
+    pub data: &'a [u8],
+}
+
+impl<'a> RgbView<'a> {
+    /// A view of a packed RGB8 buffer; `None` when the buffer is too small or a dimension is zero.
+    pub fn packed(width: u32, height: u32, data: &'a [u8]) -> Option<Self> {
+        Self::strided(width, height, width as usize * 3, data)
+    }
+
+    /// A view with an explicit row stride; `None` when the buffer cannot hold the image.
+    pub fn strided(width: u32, height: u32, stride: usize, data: &'a [u8]) -> Option<Self> {
+        let row = width as usize * 3;
+        let needed = stride.checked_mul(height.checked_sub(1)? as usize)?.checked_add(row)?;
+        (width > 0 && stride >= row && data.len() >= needed).then_some(Self {
+            width,
+            height,
+            stride,
+            data,
+        })
+    }
+
+    /// Whether rows follow each other with no padding.
+    pub fn is_packed(&self) -> bool {
+        self.stride == self.width as usize * 3
+    }
+
+    /// The pixels of row `y` (without padding).
+    pub fn row(&self, y: u32) -> &'a [u8] {
+        let start = y as usize * self.stride;
+        &self.data[start..start + self.width as usize * 3]
+    }
+}
+
+impl<'a> From<&'a image::RgbImage> for RgbView<'a> {
+    fn from(img: &'a image::RgbImage) -> Self {
+        Self {
+            width: img.width(),
+            height: img.height(),
+            stride: img.width() as usize * 3,
+            data: img.as_raw(),
+        }
+    }
+}
