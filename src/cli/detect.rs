@@ -9,7 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use image::RgbImage;
-use roadeye::infer::{Detector, InferenceOptions, OptLevel, OrtRuntime, PostprocessOverride, Provider};
+use roadeye::infer::{
+    Detector, InferenceOptions, OptLevel, OrtRuntime, PostprocessOverride, Provider,
+};
 use roadeye::ops::annotate;
 use roadeye::types::{Detection, RgbView};
 use serde::Serialize;
@@ -85,7 +87,8 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     };
     let mut detector = Detector::new(rt, spec, &opts, &over)?;
     if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create output folder '{}'", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create output folder '{}'", dir.display()))?;
     }
     let mut written = HashSet::new();
     let (mut failed, mut total, mut busy) = (0usize, 0usize, Duration::ZERO);
@@ -148,25 +151,35 @@ fn detect_one(
 
 /// Decodes an image file, with an error that says which of missing, unreadable or corrupt it is.
 fn read_image(path: &Path) -> Result<RgbImage> {
-    let reader = image::ImageReader::open(path)
-        .with_context(|| format!("cannot read image '{}'", path.display()))?
-        .with_guessed_format()
-        .with_context(|| format!("cannot read image '{}'", path.display()))?;
-    if reader.format().is_none() {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read image '{}'", path.display()))?;
+    // The content decides the format, not the file name.
+    let Ok(format) = image::guess_format(&bytes) else {
         anyhow::bail!(
             "'{}' is not an image roadeye can read (supported: JPEG, PNG, BMP, WebP)",
             path.display()
         );
+    };
+    let corrupt = || format!("image '{}' is corrupt or truncated", path.display());
+    // The JPEG decoder fills a cut-off file with grey instead of failing; its end marker tells.
+    if format == image::ImageFormat::Jpeg && !has_jpeg_end(&bytes) {
+        anyhow::bail!("{}: no JPEG end-of-image marker", corrupt());
     }
-    let img = reader
-        .decode()
-        .with_context(|| format!("image '{}' is corrupt or truncated", path.display()))?;
+    let img = image::load_from_memory_with_format(&bytes, format).with_context(corrupt)?;
     Ok(img.to_rgb8())
+}
+
+/// Whether a JPEG stream has its end-of-image marker (some cameras append a little trailing data).
+fn has_jpeg_end(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(1024)..];
+    tail.windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
 /// `<out>/<stem>.jpg`, with `-2`, `-3`… when two inputs share a stem.
 fn unique_name(dir: &Path, input: &Path, written: &mut HashSet<PathBuf>) -> PathBuf {
-    let stem = input.file_stem().map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned());
+    let stem = input
+        .file_stem()
+        .map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned());
     let mut candidate = dir.join(format!("{stem}.jpg"));
     let mut n = 2;
     while !written.insert(candidate.clone()) {
@@ -210,7 +223,13 @@ fn round(v: f32, digits: i32) -> f32 {
     (v * f).round() / f
 }
 
-fn print_table(out: &mut impl Write, path: &Path, img: &RgbImage, dets: &[Detection], took: Duration) -> Result<()> {
+fn print_table(
+    out: &mut impl Write,
+    path: &Path,
+    img: &RgbImage,
+    dets: &[Detection],
+    took: Duration,
+) -> Result<()> {
     writeln!(
         out,
         "{}  {}x{}  {} detection(s)  {:.1} ms",
@@ -221,7 +240,11 @@ fn print_table(out: &mut impl Write, path: &Path, img: &RgbImage, dets: &[Detect
         took.as_secs_f64() * 1000.0
     )?;
     if !dets.is_empty() {
-        writeln!(out, "  {:<16} {:>6} {:>8} {:>8} {:>8} {:>8}", "class", "score", "x1", "y1", "x2", "y2")?;
+        writeln!(
+            out,
+            "  {:<16} {:>6} {:>8} {:>8} {:>8} {:>8}",
+            "class", "score", "x1", "y1", "x2", "y2"
+        )?;
     }
     for d in dets {
         let b = d.bbox;

@@ -59,7 +59,10 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("config '{}' has {} problem(s):\n{}", .path.display(), .problems.len(),
         .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
-    Invalid { path: PathBuf, problems: Vec<Problem> },
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
 }
 
 /// A parsed config with the folder its relative paths are resolved against.
@@ -108,7 +111,11 @@ impl LoadedConfig {
 
     /// The configured ONNX Runtime library, resolved against the config's folder.
     pub fn onnxruntime(&self) -> Option<PathBuf> {
-        self.config.runtime.onnxruntime.as_ref().map(|p| self.base_dir.join(p))
+        self.config
+            .runtime
+            .onnxruntime
+            .as_ref()
+            .map(|p| self.base_dir.join(p))
     }
 }
 

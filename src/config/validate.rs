@@ -20,7 +20,10 @@ pub fn validate(cfg: &LoadedConfig) -> Vec<Problem> {
     {
         push(
             "runtime.onnxruntime".into(),
-            format!("'{}' does not exist (remove the setting to search the default places)", p.display()),
+            format!(
+                "'{}' does not exist (remove the setting to search the default places)",
+                p.display()
+            ),
         );
     }
     if c.runtime.inference.execution_providers.is_empty() {
@@ -30,7 +33,10 @@ pub fn validate(cfg: &LoadedConfig) -> Vec<Problem> {
         );
     }
     if c.cameras.is_empty() {
-        push("cameras".into(), "no cameras: add at least one [[cameras]] entry".into());
+        push(
+            "cameras".into(),
+            "no cameras: add at least one [[cameras]] entry".into(),
+        );
     }
     let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut specs: HashMap<std::path::PathBuf, Result<LoadedSpec, String>> = HashMap::new();
@@ -38,7 +44,10 @@ pub fn validate(cfg: &LoadedConfig) -> Vec<Problem> {
         let at = |field: &str| format!("cameras[{i}].{field}");
         check_id(&cam.id, &at("id"), &mut push);
         if let Some(first) = seen.insert(cam.id.as_str(), i) {
-            push(at("id"), format!("'{}' is already the id of cameras[{first}]", cam.id));
+            push(
+                at("id"),
+                format!("'{}' is already the id of cameras[{first}]", cam.id),
+            );
         }
         if let Err(m) = check_url(&cam.url) {
             push(at("url"), m);
@@ -63,10 +72,15 @@ pub fn validate(cfg: &LoadedConfig) -> Vec<Problem> {
 fn check_id(id: &str, path: &str, push: &mut impl FnMut(String, String)) {
     if id.is_empty() {
         push(path.into(), "must not be empty".into());
-    } else if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+    } else if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
         push(
             path.into(),
-            format!("'{id}' contains '{bad}': use letters, digits, '-' and '_' only (it is an MQTT topic segment)"),
+            format!(
+                "'{id}' contains '{bad}': use letters, digits, '-' and '_' only (it is an MQTT topic segment)"
+            ),
         );
     }
 }
@@ -95,7 +109,10 @@ pub fn check_url(url: &str) -> Result<(), String> {
         return Err(format!("'{}' has no host", redact(url)));
     }
     if !needs_host && !rest.starts_with('/') {
-        return Err(format!("'{}' needs an absolute path ({scheme}:///path)", redact(url)));
+        return Err(format!(
+            "'{}' needs an absolute path ({scheme}:///path)",
+            redact(url)
+        ));
     }
     Ok(())
 }

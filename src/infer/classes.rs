@@ -75,7 +75,9 @@ impl ClassTable {
     /// Output label id of a raw class whose `score` passes its threshold.
     #[inline]
     pub fn accept(&self, raw: usize, score: f32) -> Option<u16> {
-        self.rule(raw).filter(|r| score >= r.min_score).map(|r| r.out)
+        self.rule(raw)
+            .filter(|r| score >= r.min_score)
+            .map(|r| r.out)
     }
 
     /// The lowest threshold of any kept class: candidates below it can be skipped early.
@@ -115,17 +117,26 @@ pub fn policy_problems(p: &Postprocess, names: &[String]) -> Vec<PolicyProblem> 
     let known = |n: &str| names.iter().any(|c| c == n);
     let label_known = |n: &str| known(n) || p.remap.values().any(|v| v == n);
     if !(0.0..=1.0).contains(&p.score_threshold) {
-        push("score_threshold".into(), format!("{} is outside 0..1", p.score_threshold));
+        push(
+            "score_threshold".into(),
+            format!("{} is outside 0..1", p.score_threshold),
+        );
     }
     if !(0.0..=1.0).contains(&p.iou_threshold) {
-        push("iou_threshold".into(), format!("{} is outside 0..1", p.iou_threshold));
+        push(
+            "iou_threshold".into(),
+            format!("{} is outside 0..1", p.iou_threshold),
+        );
     }
     if p.max_detections == 0 {
         push("max_detections".into(), "must be at least 1".into());
     }
     for from in p.remap.keys() {
         if !known(from) {
-            push(format!("remap.{from}"), format!("'{from}' is not a class of the model"));
+            push(
+                format!("remap.{from}"),
+                format!("'{from}' is not a class of the model"),
+            );
         }
     }
     for (label, v) in &p.class_thresholds {
@@ -136,7 +147,10 @@ pub fn policy_problems(p: &Postprocess, names: &[String]) -> Vec<PolicyProblem> 
             );
         }
         if !(0.0..=1.0).contains(v) {
-            push(format!("class_thresholds.{label}"), format!("{v} is outside 0..1"));
+            push(
+                format!("class_thresholds.{label}"),
+                format!("{v} is outside 0..1"),
+            );
         }
     }
     for (i, label) in p.classes.iter().enumerate() {
@@ -173,8 +187,15 @@ mod tests {
         let car = t.accept(2, 0.6).expect("car kept");
         assert_eq!(t.accept(4, 0.6), Some(car), "truck folds into car");
         assert_eq!(&*t.labels()[usize::from(car)], "car");
-        assert_eq!(t.accept(4, 0.4), None, "car threshold applies to folded trucks");
-        assert_eq!(t.accept(0, 0.31).map(|i| &*t.labels()[usize::from(i)]), Some("person"));
+        assert_eq!(
+            t.accept(4, 0.4),
+            None,
+            "car threshold applies to folded trucks"
+        );
+        assert_eq!(
+            t.accept(0, 0.31).map(|i| &*t.labels()[usize::from(i)]),
+            Some("person")
+        );
         assert_eq!(t.accept(5, 0.99), None, "dog is not in the allow-list");
         assert_eq!(t.accept(99, 0.99), None, "out of range");
         assert_eq!(t.min_score(), 0.3);
@@ -193,10 +214,23 @@ mod tests {
         p.classes = vec!["vehicle".into()];
         p.class_thresholds.insert("bus".into(), 1.5);
         p.score_threshold = -0.1;
-        let problems: Vec<String> = policy_problems(&p, &names()).iter().map(ToString::to_string).collect();
-        assert!(problems.iter().any(|m| m.starts_with("remap.lorry:")), "{problems:?}");
-        assert!(problems.iter().any(|m| m.starts_with("classes[0]:")), "{problems:?}");
-        assert!(problems.iter().any(|m| m.starts_with("class_thresholds.bus:") && m.contains("neither")));
+        let problems: Vec<String> = policy_problems(&p, &names())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            problems.iter().any(|m| m.starts_with("remap.lorry:")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|m| m.starts_with("classes[0]:")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|m| m.starts_with("class_thresholds.bus:") && m.contains("neither"))
+        );
         assert!(problems.iter().any(|m| m.contains("1.5 is outside")));
         assert!(problems.iter().any(|m| m.starts_with("score_threshold:")));
     }

@@ -60,7 +60,11 @@ impl Postprocessor {
     }
 
     /// Decodes `outputs` (in the decoder's order) and maps them through `transform`.
-    pub fn run(&mut self, outputs: &[OutputTensor<'_>], transform: &Transform) -> Result<Vec<Detection>, InferError> {
+    pub fn run(
+        &mut self,
+        outputs: &[OutputTensor<'_>],
+        transform: &Transform,
+    ) -> Result<Vec<Detection>, InferError> {
         self.candidates.clear();
         self.decoder
             .decode(outputs, &self.table, self.input_size, &mut self.candidates)
@@ -127,7 +131,13 @@ impl Detector {
             });
         }
         let session = session::open(rt, &spec, opts)?;
-        let outputs: Vec<String> = spec.spec.decoder.outputs().into_iter().map(String::from).collect();
+        let outputs: Vec<String> = spec
+            .spec
+            .decoder
+            .outputs()
+            .into_iter()
+            .map(String::from)
+            .collect();
         let selector = outputs
             .iter()
             .fold(OutputSelector::no_default(), |s, name| s.with(name.clone()));
@@ -153,7 +163,10 @@ impl Detector {
     }
 
     /// [`Detector::detect`] with the time of each step.
-    pub fn detect_timed(&mut self, img: RgbView<'_>) -> Result<(Vec<Detection>, Timings), InferError> {
+    pub fn detect_timed(
+        &mut self,
+        img: RgbView<'_>,
+    ) -> Result<(Vec<Detection>, Timings), InferError> {
         let t0 = Instant::now();
         let transform = self.pre.run(img)?;
         let t1 = Instant::now();
@@ -195,10 +208,14 @@ impl Detector {
             model: model.clone(),
             message: e.to_string(),
         };
-        let input = TensorRef::from_array_view((self.pre.shape(), self.pre.tensor())).map_err(run_err)?;
+        let input =
+            TensorRef::from_array_view((self.pre.shape(), self.pre.tensor())).map_err(run_err)?;
         let outputs = self
             .session
-            .run_with_options(ort::inputs![self.spec.spec.input.name.as_str() => input], &self.run_options)
+            .run_with_options(
+                ort::inputs![self.spec.spec.input.name.as_str() => input],
+                &self.run_options,
+            )
             .map_err(run_err)?;
         let run = started.elapsed();
         let mut shapes: Vec<Vec<usize>> = Vec::with_capacity(self.outputs.len());
@@ -209,7 +226,12 @@ impl Detector {
                 message: format!("the model returned no output '{name}'"),
             })?;
             let (shape, data) = value.try_extract_tensor::<f32>().map_err(run_err)?;
-            shapes.push(shape.iter().map(|&d| usize::try_from(d).unwrap_or(0)).collect());
+            shapes.push(
+                shape
+                    .iter()
+                    .map(|&d| usize::try_from(d).unwrap_or(0))
+                    .collect(),
+            );
             datas.push(data);
         }
         let views: Vec<OutputTensor<'_>> = self

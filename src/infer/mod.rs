@@ -2,7 +2,7 @@
 
 pub mod classes;
 pub mod decode;
-mod detector;
+pub mod detector;
 pub mod nms;
 pub mod preprocess;
 pub mod runtime;
@@ -37,7 +37,10 @@ pub enum InferError {
     #[error("model spec '{}' is not valid TOML for a spec: {message}", .path.display())]
     SpecParse { path: PathBuf, message: String },
     #[error("model spec '{}' has {} problem(s):\n{}", .path.display(), .problems.len(), bullets(.problems))]
-    SpecInvalid { path: PathBuf, problems: Vec<String> },
+    SpecInvalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
     #[error("cannot load model '{}': {message}", .path.display())]
     ModelLoad { path: PathBuf, message: String },
     #[error("model '{}' does not match its spec '{}':\n{}", .model.display(), .spec.display(), bullets(.problems))]

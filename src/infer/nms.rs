@@ -54,7 +54,11 @@ mod tests {
 
     #[test]
     fn identical_boxes_keep_the_best_one() {
-        let mut d = vec![det(0., 0., 10., 10., 0.5, 0), det(0., 0., 10., 10., 0.9, 0), det(0., 0., 10., 10., 0.7, 0)];
+        let mut d = vec![
+            det(0., 0., 10., 10., 0.5, 0),
+            det(0., 0., 10., 10., 0.9, 0),
+            det(0., 0., 10., 10., 0.7, 0),
+        ];
         suppress(&mut d, NmsMode::ClassAware, 0.5, 100);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].score, 0.9);
@@ -62,7 +66,10 @@ mod tests {
 
     #[test]
     fn class_aware_keeps_other_classes_cross_class_does_not() {
-        let boxes = vec![det(0., 0., 10., 10., 0.56, 2), det(0.5, 0., 10., 10.5, 0.32, 7)];
+        let boxes = vec![
+            det(0., 0., 10., 10., 0.56, 2),
+            det(0.5, 0., 10., 10.5, 0.32, 7),
+        ];
         let mut aware = boxes.clone();
         suppress(&mut aware, NmsMode::ClassAware, 0.5, 100);
         assert_eq!(aware.len(), 2);
@@ -100,7 +107,10 @@ mod tests {
     #[test]
     fn overlap_at_the_threshold_is_kept() {
         // IoU of these two is exactly 0.5: suppression needs strictly more.
-        let mut d = vec![det(0., 0., 30., 10., 0.9, 0), det(10., 0., 40., 10., 0.8, 0)];
+        let mut d = vec![
+            det(0., 0., 30., 10., 0.9, 0),
+            det(10., 0., 40., 10., 0.8, 0),
+        ];
         assert_eq!(d[0].bbox.iou(&d[1].bbox), 0.5);
         suppress(&mut d, NmsMode::ClassAware, 0.5, 100);
         assert_eq!(d.len(), 2);
@@ -108,7 +118,18 @@ mod tests {
 
     #[test]
     fn max_caps_the_result_by_score() {
-        let mut d: Vec<_> = (0..10).map(|i| det(i as f32 * 20., 0., i as f32 * 20. + 10., 10., i as f32 / 10., 0)).collect();
+        let mut d: Vec<_> = (0..10)
+            .map(|i| {
+                det(
+                    i as f32 * 20.,
+                    0.,
+                    i as f32 * 20. + 10.,
+                    10.,
+                    i as f32 / 10.,
+                    0,
+                )
+            })
+            .collect();
         suppress(&mut d, NmsMode::ClassAware, 0.5, 3);
         let scores: Vec<f32> = d.iter().map(|d| d.score).collect();
         assert_eq!(scores, vec![0.9, 0.8, 0.7]);

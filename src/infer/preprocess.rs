@@ -34,7 +34,13 @@ pub struct Placement {
 
 impl Transform {
     /// The placement and transform for fitting `src_w × src_h` into `in_w × in_h`.
-    pub fn fit(src_w: u32, src_h: u32, in_w: u32, in_h: u32, mode: ResizeMode) -> (Placement, Transform) {
+    pub fn fit(
+        src_w: u32,
+        src_h: u32,
+        in_w: u32,
+        in_h: u32,
+        mode: ResizeMode,
+    ) -> (Placement, Transform) {
         let place = match mode {
             ResizeMode::Stretch => Placement {
                 width: in_w,
@@ -144,7 +150,8 @@ impl Preprocessor {
     /// Fills the tensor from `img` and returns how to map boxes back to it.
     pub fn run(&mut self, img: RgbView<'_>) -> Result<Transform, InferError> {
         let (in_w, in_h) = (self.input.width, self.input.height);
-        let (place, transform) = Transform::fit(img.width, img.height, in_w, in_h, self.input.resize);
+        let (place, transform) =
+            Transform::fit(img.width, img.height, in_w, in_h, self.input.resize);
         if place.width != in_w || place.height != in_h {
             self.fill_padding();
         }
@@ -164,8 +171,13 @@ impl Preprocessor {
                 .map_err(|e| InferError::Preprocess(e.to_string()))?;
             self.resized
                 .resize(place.width as usize * place.height as usize * 3, 0);
-            let mut dst = Image::from_slice_u8(place.width, place.height, &mut self.resized, PixelType::U8x3)
-                .map_err(|e| InferError::Preprocess(e.to_string()))?;
+            let mut dst = Image::from_slice_u8(
+                place.width,
+                place.height,
+                &mut self.resized,
+                PixelType::U8x3,
+            )
+            .map_err(|e| InferError::Preprocess(e.to_string()))?;
             self.resizer
                 .resize(&src_img, &mut dst, &self.options)
                 .map_err(|e| InferError::Preprocess(e.to_string()))?;
@@ -211,7 +223,11 @@ fn write_tensor(
     lut: &[[f32; 256]; 3],
     src_ch: [usize; 3],
 ) {
-    let (w, left, top) = (place.width as usize, place.left as usize, place.top as usize);
+    let (w, left, top) = (
+        place.width as usize,
+        place.left as usize,
+        place.top as usize,
+    );
     let plane = in_w * in_h;
     for (y, row) in pixels.chunks_exact(w * 3).enumerate() {
         let base = (top + y) * in_w + left;
@@ -260,8 +276,16 @@ mod tests {
         for (sw, sh) in [(1920, 1080), (768, 576), (500, 1000), (640, 640), (17, 3)] {
             let (place, t) = Transform::fit(sw, sh, 640, 640, ResizeMode::Letterbox);
             assert!(place.width <= 640 && place.height <= 640);
-            assert!(place.width == 640 || place.height == 640, "fills one axis: {place:?}");
-            let b = BBox::new(sw as f32 * 0.1, sh as f32 * 0.2, sw as f32 * 0.7, sh as f32 * 0.9);
+            assert!(
+                place.width == 640 || place.height == 640,
+                "fills one axis: {place:?}"
+            );
+            let b = BBox::new(
+                sw as f32 * 0.1,
+                sh as f32 * 0.2,
+                sw as f32 * 0.7,
+                sh as f32 * 0.9,
+            );
             let back = t.to_source(&t.to_input(&b));
             for (a, b) in back.to_array().iter().zip(b.to_array()) {
                 assert!((a - b).abs() < 1e-3, "{sw}x{sh}: {back:?} vs {b:?}");
@@ -272,7 +296,15 @@ mod tests {
     #[test]
     fn letterbox_centres_the_image_with_padding() {
         let (place, t) = Transform::fit(1920, 1080, 640, 640, ResizeMode::Letterbox);
-        assert_eq!(place, Placement { width: 640, height: 360, left: 0, top: 140 });
+        assert_eq!(
+            place,
+            Placement {
+                width: 640,
+                height: 360,
+                left: 0,
+                top: 140
+            }
+        );
         // The input's top-left image corner is the source's (0, 0).
         let b = t.to_source(&BBox::new(0.0, 140.0, 640.0, 500.0));
         assert_eq!(b, BBox::new(0.0, 0.0, 1920.0, 1080.0));
@@ -292,7 +324,8 @@ mod tests {
         s.std = [2.0, 2.0, 2.0];
         let mut p = Preprocessor::new(&s);
         let data = [10u8, 20, 30, 40, 50, 60];
-        p.run(RgbView::packed(2, 1, &data).expect("view")).expect("run");
+        p.run(RgbView::packed(2, 1, &data).expect("view"))
+            .expect("run");
         assert_eq!(p.shape(), [1, 3, 1, 2]);
         // plane 0 = blue: (30-1)/2, (60-1)/2; plane 1 = green; plane 2 = red.
         assert_eq!(p.tensor(), &[14.5, 29.5, 9.0, 24.0, 3.5, 18.5]);
@@ -310,7 +343,9 @@ mod tests {
             }
             data[y * 16 + 12..y * 16 + 16].copy_from_slice(&[9, 9, 9, 9]);
         }
-        let t = p.run(RgbView::strided(4, 2, 16, &data).expect("view")).expect("run");
+        let t = p
+            .run(RgbView::strided(4, 2, 16, &data).expect("view"))
+            .expect("run");
         assert_eq!((t.pad_x, t.pad_y), (0.0, 1.0));
         let px = |x: usize, y: usize| &p.tensor()[(y * 4 + x) * 3..(y * 4 + x) * 3 + 3];
         assert_eq!(px(0, 0), &[114.0, 114.0, 114.0]);
@@ -331,7 +366,8 @@ mod tests {
             .collect();
         let s = spec(Layout::Nhwc, ChannelOrder::Rgb, ResizeMode::Stretch, 8, 8);
         let mut p = Preprocessor::new(&s);
-        p.run(RgbView::packed(w, h, &data).expect("view")).expect("run");
+        p.run(RgbView::packed(w, h, &data).expect("view"))
+            .expect("run");
         for v in p.tensor() {
             assert!((v - 127.5).abs() < 8.0, "{v}");
         }

@@ -130,10 +130,16 @@ mod tests {
 
     #[test]
     fn candidates_cover_installed_and_project_layouts() {
-        let c = candidates(Some(Path::new("/opt/x/target/release/roadeye")), Some(Path::new("/srv")));
+        let c = candidates(
+            Some(Path::new("/opt/x/target/release/roadeye")),
+            Some(Path::new("/srv")),
+        );
         let s: Vec<String> = c.iter().map(|p| p.display().to_string()).collect();
         assert_eq!(s[0], "/opt/x/target/release/libonnxruntime.so");
-        assert_eq!(s[1], "/opt/x/target/release/../lib/roadeye/libonnxruntime.so");
+        assert_eq!(
+            s[1],
+            "/opt/x/target/release/../lib/roadeye/libonnxruntime.so"
+        );
         assert_eq!(s[2], "/srv/.deps/onnxruntime/lib/libonnxruntime.so");
         assert!(s.contains(&"/opt/x/.deps/onnxruntime/lib/libonnxruntime.so".to_string()));
         assert!(s.contains(&"/usr/lib/roadeye/libonnxruntime.so".to_string()));

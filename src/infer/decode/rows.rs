@@ -14,7 +14,8 @@ pub(super) fn decode(
     let min = table.min_score();
     for r in t.data.chunks_exact(6) {
         let score = r[4];
-        if !(score >= min) {
+        // NaN scores fail this comparison too.
+        if score.partial_cmp(&min).is_none_or(|o| o.is_lt()) {
             continue;
         }
         let class = r[5];

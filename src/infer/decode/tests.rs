@@ -12,31 +12,70 @@ fn table(classes: usize, threshold: f32) -> ClassTable {
     ClassTable::new(&names, &p)
 }
 
-fn run(d: &Decoder, outputs: &[OutputTensor<'_>], t: &ClassTable, size: (u32, u32)) -> Result<Vec<Candidate>, DecodeError> {
+fn run(
+    d: &Decoder,
+    outputs: &[OutputTensor<'_>],
+    t: &ClassTable,
+    size: (u32, u32),
+) -> Result<Vec<Candidate>, DecodeError> {
     let mut out = Vec::new();
     d.decode(outputs, t, size, &mut out)?;
     Ok(out)
 }
 
 fn tensor<'a>(shape: &'a [usize], data: &'a [f32]) -> OutputTensor<'a> {
-    OutputTensor { name: "out", shape, data }
+    OutputTensor {
+        name: "out",
+        shape,
+        data,
+    }
 }
 
 #[test]
 fn rows_keep_scored_rows_in_input_pixels() {
     let data = [
-        10., 20., 110., 220., 0.9, 2., //
-        0., 0., 5., 5., 0.1, 1., //
-        1., 2., 3., 4., f32::NAN, 0., //
-        30., 40., 50., 60., 0.5, 0.,
+        10.,
+        20.,
+        110.,
+        220.,
+        0.9,
+        2., //
+        0.,
+        0.,
+        5.,
+        5.,
+        0.1,
+        1., //
+        1.,
+        2.,
+        3.,
+        4.,
+        f32::NAN,
+        0., //
+        30.,
+        40.,
+        50.,
+        60.,
+        0.5,
+        0.,
     ];
-    let d = Decoder::Rows { coords: Coords::Pixels };
+    let d = Decoder::Rows {
+        coords: Coords::Pixels,
+    };
     let got = run(&d, &[tensor(&[1, 4, 6], &data)], &table(3, 0.3), (512, 512)).expect("decode");
     assert_eq!(
         got,
         vec![
-            Candidate { bbox: BBox::new(10., 20., 110., 220.), score: 0.9, class_id: 2 },
-            Candidate { bbox: BBox::new(30., 40., 50., 60.), score: 0.5, class_id: 0 },
+            Candidate {
+                bbox: BBox::new(10., 20., 110., 220.),
+                score: 0.9,
+                class_id: 2
+            },
+            Candidate {
+                bbox: BBox::new(30., 40., 50., 60.),
+                score: 0.5,
+                class_id: 0
+            },
         ]
     );
 }
@@ -44,7 +83,9 @@ fn rows_keep_scored_rows_in_input_pixels() {
 #[test]
 fn rows_with_normalized_coords_scale_by_the_input_size() {
     let data = [0.25, 0.5, 0.75, 1.0, 0.8, 1.];
-    let d = Decoder::Rows { coords: Coords::Normalized };
+    let d = Decoder::Rows {
+        coords: Coords::Normalized,
+    };
     let got = run(&d, &[tensor(&[1, 1, 6], &data)], &table(2, 0.3), (640, 320)).expect("decode");
     assert_eq!(got[0].bbox, BBox::new(160., 160., 480., 320.));
 }
@@ -52,15 +93,28 @@ fn rows_with_normalized_coords_scale_by_the_input_size() {
 #[test]
 fn rows_with_a_class_beyond_the_spec_are_an_error() {
     let data = [0., 0., 1., 1., 0.9, 80.];
-    let d = Decoder::Rows { coords: Coords::Pixels };
-    let err = run(&d, &[tensor(&[1, 1, 6], &data)], &table(80, 0.3), (512, 512)).expect_err("class 80");
-    assert!(err.to_string().contains("class 80") && err.to_string().contains("80 classes"), "{err}");
+    let d = Decoder::Rows {
+        coords: Coords::Pixels,
+    };
+    let err = run(
+        &d,
+        &[tensor(&[1, 1, 6], &data)],
+        &table(80, 0.3),
+        (512, 512),
+    )
+    .expect_err("class 80");
+    assert!(
+        err.to_string().contains("class 80") && err.to_string().contains("80 classes"),
+        "{err}"
+    );
 }
 
 #[test]
 fn rows_of_the_wrong_width_are_a_shape_error() {
     let data = [0.; 10];
-    let d = Decoder::Rows { coords: Coords::Pixels };
+    let d = Decoder::Rows {
+        coords: Coords::Pixels,
+    };
     let err = run(&d, &[tensor(&[1, 2, 5], &data)], &table(3, 0.3), (512, 512)).expect_err("shape");
     assert_eq!(
         err.to_string(),
@@ -80,9 +134,19 @@ fn yolov8_attributes_first() {
         0.8, 0.1, //
         0.2, 0.25,
     ];
-    let d = Decoder::new(&DecoderSpec::Yolov8 { output: "out".into(), coords: Coords::Pixels });
+    let d = Decoder::new(&DecoderSpec::Yolov8 {
+        output: "out".into(),
+        coords: Coords::Pixels,
+    });
     let got = run(&d, &[tensor(&[1, 7, 2], &data)], &table(3, 0.3), (640, 640)).expect("decode");
-    assert_eq!(got, vec![Candidate { bbox: BBox::new(40., 45., 60., 55.), score: 0.8, class_id: 1 }]);
+    assert_eq!(
+        got,
+        vec![Candidate {
+            bbox: BBox::new(40., 45., 60., 55.),
+            score: 0.8,
+            class_id: 1
+        }]
+    );
 }
 
 #[test]
@@ -92,7 +156,10 @@ fn yolov5_multiplies_objectness() {
         100., 100., 50., 50., 0.9, 0.2, 0.5, //
         10., 10., 4., 4., 0.2, 0.9, 0.9,
     ];
-    let d = Decoder::new(&DecoderSpec::Yolov5 { output: "out".into(), coords: Coords::Pixels });
+    let d = Decoder::new(&DecoderSpec::Yolov5 {
+        output: "out".into(),
+        coords: Coords::Pixels,
+    });
     let got = run(&d, &[tensor(&[1, 2, 7], &data)], &table(2, 0.3), (640, 640)).expect("decode");
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].class_id, 1);
@@ -103,8 +170,17 @@ fn yolov5_multiplies_objectness() {
 #[test]
 fn yolo_class_count_must_match_the_spec() {
     let data = [0.; 14];
-    let d = Decoder::new(&DecoderSpec::Yolov8 { output: "out".into(), coords: Coords::Pixels });
-    let err = run(&d, &[tensor(&[1, 7, 2], &data)], &table(80, 0.3), (640, 640)).expect_err("shape");
+    let d = Decoder::new(&DecoderSpec::Yolov8 {
+        output: "out".into(),
+        coords: Coords::Pixels,
+    });
+    let err = run(
+        &d,
+        &[tensor(&[1, 7, 2], &data)],
+        &table(80, 0.3),
+        (640, 640),
+    )
+    .expect_err("shape");
     assert!(err.to_string().contains("expects [1, 84, ?]"), "{err}");
 }
 
@@ -126,10 +202,21 @@ fn nanodet_gfl_decodes_distances_around_cell_centres() {
         let at = 3 * 4 * bins + s * bins;
         boxes[at..at + bins].copy_from_slice(&peaked(bins, k));
     }
-    let d = Decoder::Nanodet { bins, strides: vec![stride] };
+    let d = Decoder::Nanodet {
+        bins,
+        strides: vec![stride],
+    };
     let outs = [
-        OutputTensor { name: "scores", shape: &[1, 4, classes], data: &scores },
-        OutputTensor { name: "boxes", shape: &[1, 4, 4 * bins], data: &boxes },
+        OutputTensor {
+            name: "scores",
+            shape: &[1, 4, classes],
+            data: &scores,
+        },
+        OutputTensor {
+            name: "boxes",
+            shape: &[1, 4, 4 * bins],
+            data: &boxes,
+        },
     ];
     let got = run(&d, &outs, &table(classes, 0.35), (16, 16)).expect("decode");
     assert_eq!(got.len(), 1);
@@ -143,13 +230,24 @@ fn nanodet_gfl_decodes_distances_around_cell_centres() {
 
 #[test]
 fn nanodet_softmax_takes_the_expectation() {
-    let d = Decoder::Nanodet { bins: 2, strides: vec![10] };
+    let d = Decoder::Nanodet {
+        bins: 2,
+        strides: vec![10],
+    };
     let scores = [0.9f32];
     // Equal logits on both bins: expected distance 0.5 bins = 5 px each side.
     let boxes = [0f32; 8];
     let outs = [
-        OutputTensor { name: "s", shape: &[1, 1, 1], data: &scores },
-        OutputTensor { name: "b", shape: &[1, 1, 8], data: &boxes },
+        OutputTensor {
+            name: "s",
+            shape: &[1, 1, 1],
+            data: &scores,
+        },
+        OutputTensor {
+            name: "b",
+            shape: &[1, 1, 8],
+            data: &boxes,
+        },
     ];
     let got = run(&d, &outs, &table(1, 0.3), (10, 10)).expect("decode");
     assert_eq!(got[0].bbox, BBox::new(0., 0., 10., 10.));
@@ -157,16 +255,30 @@ fn nanodet_softmax_takes_the_expectation() {
 
 #[test]
 fn nanodet_needs_every_head() {
-    let d = Decoder::Nanodet { bins: 2, strides: vec![8, 16] };
+    let d = Decoder::Nanodet {
+        bins: 2,
+        strides: vec![8, 16],
+    };
     let scores = [0.9f32];
     let boxes = [0f32; 8];
     let outs = [
-        OutputTensor { name: "s", shape: &[1, 1, 1], data: &scores },
-        OutputTensor { name: "b", shape: &[1, 1, 8], data: &boxes },
+        OutputTensor {
+            name: "s",
+            shape: &[1, 1, 1],
+            data: &scores,
+        },
+        OutputTensor {
+            name: "b",
+            shape: &[1, 1, 8],
+            data: &boxes,
+        },
     ];
     assert_eq!(
         run(&d, &outs, &table(1, 0.3), (16, 16)).expect_err("count"),
-        DecodeError::OutputCount { expected: 4, got: 2 }
+        DecodeError::OutputCount {
+            expected: 4,
+            got: 2
+        }
     );
 }
 
@@ -175,14 +287,28 @@ fn expected_shapes_follow_the_spec() {
     let spec = DecoderSpec::Nanodet {
         bins: 11,
         heads: vec![
-            NanodetHead { stride: 8, scores: "s8".into(), boxes: "b8".into() },
-            NanodetHead { stride: 16, scores: "s16".into(), boxes: "b16".into() },
+            NanodetHead {
+                stride: 8,
+                scores: "s8".into(),
+                boxes: "b8".into(),
+            },
+            NanodetHead {
+                stride: 16,
+                scores: "s16".into(),
+                boxes: "b16".into(),
+            },
         ],
     };
     let d = Decoder::new(&spec);
     let e = d.expected(&spec, 80, 416, 416);
     assert_eq!(e.len(), 4);
-    assert_eq!(e[0], ExpectedShape { name: "s8".into(), dims: vec![Some(1), Some(2704), Some(80)] });
+    assert_eq!(
+        e[0],
+        ExpectedShape {
+            name: "s8".into(),
+            dims: vec![Some(1), Some(2704), Some(80)]
+        }
+    );
     assert_eq!(e[3].dims, vec![Some(1), Some(676), Some(44)]);
     assert!(e[0].check(&[1, 2704, 80]).is_ok());
     assert!(e[0].check(&[-1, -1, 80]).is_ok(), "dynamic dims match");

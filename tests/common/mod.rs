@@ -1,0 +1,55 @@
+//! Helpers shared by the integration tests: the real binary, the real models, the real media.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A sample image fetched by `scripts/setup.sh`; panics with the fix when it is missing.
+pub fn media(name: &str) -> PathBuf {
+    let p = root().join(".deps/media").join(name);
+    assert!(
+        p.is_file(),
+        "test media '{}' is missing: run scripts/setup.sh first",
+        p.display()
+    );
+    p
+}
+
+pub fn model_spec(name: &str) -> PathBuf {
+    root().join("models").join(format!("{name}.toml"))
+}
+
+/// The `roadeye` binary built for these tests.
+pub fn roadeye() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_roadeye"));
+    c.current_dir(root());
+    c.env_remove("ORT_DYLIB_PATH");
+    c.env_remove("ROADEYE_MODELS_DIR");
+    c
+}
+
+/// Runs a command, returning (exit success, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (bool, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run roadeye");
+    (
+        status.success(),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+/// Writes `text` to `dir/name` and returns the path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write fixture");
+    p
+}
