@@ -13,7 +13,7 @@ set -euo pipefail
 ORT_VERSION="${ROADEYE_ORT_VERSION:-1.31.1}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEPS="$ROOT/.deps"
-APT_PACKAGES=(ca-certificates pkg-config python3 python3-pip dpkg-dev)
+APT_PACKAGES=(ca-certificates gcc libc6-dev pkg-config python3 python3-pip dpkg-dev)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }

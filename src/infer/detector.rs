@@ -182,9 +182,14 @@ impl Detector {
         ))
     }
 
-    /// Preprocesses `img`, runs the model and copies its outputs out (for benchmarks and tools).
-    pub fn run_raw(&mut self, img: RgbView<'_>) -> Result<(RawOutputs, Transform), InferError> {
-        let transform = self.pre.run(img)?;
+    /// Fills the input tensor from `img` (the first step of [`Detector::detect`]).
+    pub fn preprocess(&mut self, img: RgbView<'_>) -> Result<Transform, InferError> {
+        self.pre.run(img)
+    }
+
+    /// Runs the model on the tensor of the last [`Detector::preprocess`] and copies its outputs out
+    /// (for benchmarks and tools).
+    pub fn run_raw(&mut self) -> Result<RawOutputs, InferError> {
         let (raw, _) = self.run_model(|_, views| {
             Ok(RawOutputs {
                 tensors: views
@@ -193,7 +198,7 @@ impl Detector {
                     .collect(),
             })
         })?;
-        Ok((raw, transform))
+        Ok(raw)
     }
 
     /// Runs the session on the current input tensor and hands the outputs, in the decoder's order,
@@ -256,10 +261,5 @@ impl Detector {
     /// A copy of the postprocessing stage (for benchmarks and offline tools).
     pub fn postprocessor(&self) -> Postprocessor {
         self.post.clone()
-    }
-
-    /// A new preprocessing stage for this model's input.
-    pub fn preprocessor(&self) -> Preprocessor {
-        Preprocessor::new(&self.spec.spec.input)
     }
 }
