@@ -79,13 +79,16 @@ pub struct Detection {
 }
 
 /// A borrowed, packed-or-strided RGB8 image: what every detector consumes.
+///
+/// Built only through [`RgbView::packed`] or [`RgbView::strided`], which check that the buffer holds
+/// the whole image, so reading it never goes out of bounds.
 #[derive(Debug, Clone, Copy)]
 pub struct RgbView<'a> {
-    pub width: u32,
-    pub height: u32,
+    width: u32,
+    height: u32,
     /// Bytes from one row to the next (≥ `width * 3`).
-    pub stride: usize,
-    pub data: &'a [u8],
+    stride: usize,
+    data: &'a [u8],
 }
 
 impl<'a> RgbView<'a> {
@@ -106,6 +109,20 @@ impl<'a> RgbView<'a> {
             stride,
             data,
         })
+    }
+
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// The pixels of a packed image (`None` when rows are padded).
+    pub fn packed_data(&self) -> Option<&'a [u8]> {
+        self.is_packed()
+            .then(|| &self.data[..self.width as usize * self.height as usize * 3])
     }
 
     /// Whether rows follow each other with no padding.

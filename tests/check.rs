@@ -131,20 +131,15 @@ fn a_configured_onnx_runtime_that_does_not_exist_is_reported() {
 #[test]
 fn a_model_that_does_not_match_its_spec_fails_the_check() {
     let dir = tempfile::tempdir().expect("tmp");
-    let models = common::root().join("models");
-    let spec = std::fs::read_to_string(models.join("nanodet.toml"))
-        .expect("spec")
-        .replace("width = 416", "width = 320")
-        .replace("height = 416", "height = 320")
-        .replace(
-            "file = \"nanodet.onnx\"",
-            &format!("file = \"{}/nanodet.onnx\"", models.display()),
-        )
-        .replace(
-            "file = \"coco80.txt\"",
-            &format!("file = \"{}/coco80.txt\"", models.display()),
-        );
-    write(dir.path(), "small.toml", &spec);
+    common::edited_spec(
+        dir.path(),
+        "nanodet",
+        "small.toml",
+        &[
+            ("width = 416", "width = 320"),
+            ("height = 416", "height = 320"),
+        ],
+    );
     let cfg = write(
         dir.path(),
         "box.toml",

@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{media, model_spec, roadeye, run, write};
+use common::{media, roadeye, run, write};
 
 fn detect(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (bool, String, String) {
     let mut c = roadeye();
@@ -21,22 +21,9 @@ fn assert_clean_failure(ok: bool, stderr: &str, needle: &str) {
     assert!(!stderr.contains("panicked"), "panic: {stderr}");
 }
 
-/// A copy of a shipped spec with one line replaced, beside the real model file.
+/// A copy of a shipped spec with one line replaced.
 fn edited_spec(dir: &Path, model: &str, from: &str, to: &str) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(model_spec(model)).expect("spec");
-    assert!(text.contains(from), "fixture edit '{from}' not found");
-    let models = common::root().join("models");
-    let text = text
-        .replace(from, to)
-        .replace(
-            &format!("file = \"{model}.onnx\""),
-            &format!("file = \"{}/{model}.onnx\"", models.display()),
-        )
-        .replace(
-            "file = \"coco80.txt\"",
-            &format!("file = \"{}/coco80.txt\"", models.display()),
-        );
-    write(dir, &format!("{model}-edited.toml"), &text)
+    common::edited_spec(dir, model, &format!("{model}-edited.toml"), &[(from, to)])
 }
 
 #[test]

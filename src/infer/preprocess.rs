@@ -150,24 +150,25 @@ impl Preprocessor {
     /// Fills the tensor from `img` and returns how to map boxes back to it.
     pub fn run(&mut self, img: RgbView<'_>) -> Result<Transform, InferError> {
         let (in_w, in_h) = (self.input.width, self.input.height);
-        let (place, transform) =
-            Transform::fit(img.width, img.height, in_w, in_h, self.input.resize);
+        let (src_w, src_h) = (img.width(), img.height());
+        let (place, transform) = Transform::fit(src_w, src_h, in_w, in_h, self.input.resize);
         if place.width != in_w || place.height != in_h {
             self.fill_padding();
         }
-        let src: &[u8] = if img.is_packed() {
-            &img.data[..img.width as usize * img.height as usize * 3]
-        } else {
-            self.packed.clear();
-            for y in 0..img.height {
-                self.packed.extend_from_slice(img.row(y));
+        let src: &[u8] = match img.packed_data() {
+            Some(data) => data,
+            None => {
+                self.packed.clear();
+                for y in 0..src_h {
+                    self.packed.extend_from_slice(img.row(y));
+                }
+                &self.packed
             }
-            &self.packed
         };
-        let pixels: &[u8] = if (place.width, place.height) == (img.width, img.height) {
+        let pixels: &[u8] = if (place.width, place.height) == (src_w, src_h) {
             src
         } else {
-            let src_img = ImageRef::new(img.width, img.height, src, PixelType::U8x3)
+            let src_img = ImageRef::new(src_w, src_h, src, PixelType::U8x3)
                 .map_err(|e| InferError::Preprocess(e.to_string()))?;
             self.resized
                 .resize(place.width as usize * place.height as usize * 3, 0);

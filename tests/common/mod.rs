@@ -53,3 +53,24 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).expect("write fixture");
     p
 }
+
+/// A copy of a shipped model spec in `dir`, with `edits` (from, to) applied and its model and class
+/// files pointing back at `models/`.
+pub fn edited_spec(dir: &Path, model: &str, out_name: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let models = root().join("models");
+    let mut text = std::fs::read_to_string(model_spec(model)).expect("spec");
+    for (from, to) in edits {
+        assert!(text.contains(from), "fixture edit '{from}' not found");
+        text = text.replace(from, to);
+    }
+    let text = text
+        .replace(
+            &format!("file = \"{model}.onnx\""),
+            &format!("file = \"{}/{model}.onnx\"", models.display()),
+        )
+        .replace(
+            "file = \"coco80.txt\"",
+            &format!("file = \"{}/coco80.txt\"", models.display()),
+        );
+    write(dir, out_name, &text)
+}
