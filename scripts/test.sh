@@ -15,4 +15,8 @@ if cargo clippy --version >/dev/null 2>&1; then
 else
     echo "[test] clippy is not installed: lint skipped (rustup component add clippy)" >&2
 fi
-cargo test --locked
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --locked --lib --bins --tests 2>&1 | tee "$log"
+# One closing line for the whole run (cargo prints one per test binary).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f; exit (f > 0 || p == 0) }' "$log"
