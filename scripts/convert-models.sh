@@ -101,7 +101,8 @@ for entry in "${MODELS[@]}"; do
     fi
 done
 
-# 5. Install the results.
+# 5. Install the results, only if every model matched the shipped one.
+[ "$status" -eq 0 ] || die "a converted model differs from the shipped one (see above); nothing written to $OUT"
 names=()
 for entry in "${MODELS[@]}"; do
     read -r name _ <<<"$entry"
@@ -110,4 +111,3 @@ for entry in "${MODELS[@]}"; do
 done
 (cd "$OUT" && sha256sum "${names[@]}" > SHA256SUMS)
 log "wrote ${names[*]} and SHA256SUMS to $OUT in $((SECONDS - START)) s in all"
-[ "$status" -eq 0 ] || die "a converted model differs from the shipped one (see above)"

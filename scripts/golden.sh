@@ -6,8 +6,7 @@
 # What it does:
 #   1. installs onnxruntime 1.31.1, numpy and Pillow into .deps/pyref (pip --target, no venv), unless
 #      they are already there;
-#   2. copies centernet.onnx, nanodet.onnx and coco80.txt into models/ from ../shared/models/ (next to
-#      the repository) if models/ lacks them;
+#   2. checks that models/ holds centernet.onnx, nanodet.onnx and coco80.txt;
 #   3. runs scripts/golden.py on the sample images in .deps/media (put there by scripts/setup.sh), which
 #      writes tests/data/golden/<model>/<image>.json and, for dog.jpg, <model>/dog.raw.json.
 # The rules golden.py follows are described in tests/data/README.md. Not run in CI: the golden files are
@@ -18,7 +17,6 @@ ORT_VERSION="1.31.1"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYREF="$ROOT/.deps/pyref"
 MEDIA="$ROOT/.deps/media"
-SHARED="$ROOT/../shared/models"
 IMAGES=(dog.jpg person.jpg kite.jpg horses.jpg giraffe.jpg)
 
 log() { printf '[golden] %s\n' "$*" >&2; }
@@ -37,12 +35,8 @@ PY
 }
 
 ensure_models() {
-    mkdir -p "$ROOT/models"
     for f in centernet.onnx nanodet.onnx coco80.txt; do
-        [ -f "$ROOT/models/$f" ] && continue
-        [ -f "$SHARED/$f" ] || die "models/$f is missing and ../shared/models/$f does not exist"
-        log "copying $f into models/"
-        cp "$SHARED/$f" "$ROOT/models/$f"
+        [ -f "$ROOT/models/$f" ] || die "models/$f is missing (see models/README.md)"
     done
 }
 

@@ -13,7 +13,13 @@ set -euo pipefail
 ORT_VERSION="${ROADEYE_ORT_VERSION:-1.31.1}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEPS="$ROOT/.deps"
-APT_PACKAGES=(ca-certificates gcc libc6-dev pkg-config python3 python3-pip dpkg-dev)
+APT_PACKAGES=(
+    ca-certificates gcc libc6-dev pkg-config python3 python3-pip dpkg-dev
+    # GStreamer: build headers, the RTSP server library, and the plugins that decode camera streams
+    libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
+    gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+    gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
+)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }

@@ -36,10 +36,15 @@ pub fn find_model_spec(name: &str) -> Result<PathBuf, Vec<PathBuf>> {
     tried.iter().find(|p| p.is_file()).cloned().ok_or(tried)
 }
 
+/// Whether a model reference is a path to a spec rather than a model name.
+pub fn is_model_path(reference: &str) -> bool {
+    reference.contains('/') || reference.ends_with(".toml")
+}
+
 /// Resolves a model reference from a config: a bare name (`centernet`) is looked up in
 /// `models_dir`; anything with a `/` or a `.toml` ending is a path relative to `base`.
 pub fn resolve_model_ref(reference: &str, models_dir: &Path, base: &Path) -> PathBuf {
-    if reference.contains('/') || reference.ends_with(".toml") {
+    if is_model_path(reference) {
         base.join(reference)
     } else {
         models_dir.join(format!("{reference}.toml"))

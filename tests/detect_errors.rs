@@ -209,3 +209,27 @@ fn annotated_images_are_written_as_jpegs_of_the_source_size() {
     );
     assert!(dir.path().join("person.jpg").is_file());
 }
+
+#[test]
+fn a_spec_whose_onnx_file_is_missing_is_named() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let spec = common::edited_spec(dir.path(), "nanodet", "nanodet-gone.toml", &[]);
+    let text = std::fs::read_to_string(&spec)
+        .expect("spec")
+        .replace("nanodet.onnx", "nanodet-v2.onnx");
+    std::fs::write(&spec, text).expect("write");
+    let (ok, _, err) = detect(&[&"--model", &spec, &media("dog.jpg")]);
+    assert_clean_failure(ok, &err, "file: model '");
+    assert!(err.contains("nanodet-v2.onnx' not found"), "{err}");
+}
+
+#[test]
+fn annotating_into_the_input_folder_never_overwrites_the_input() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let copy = dir.path().join("dog.jpg");
+    std::fs::copy(media("dog.jpg"), &copy).expect("copy");
+    let before = std::fs::read(&copy).expect("read");
+    let (ok, _, err) = detect(&[&"--out", &dir.path(), &copy]);
+    assert_clean_failure(ok, &err, "would overwrite the input image");
+    assert_eq!(std::fs::read(&copy).expect("read"), before);
+}

@@ -41,19 +41,28 @@ fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     inter / (area(a) + area(b) - inter)
 }
 
-/// Every detection of `from` that is clearly above the threshold has a match in `to`.
+/// The detections of `from` that are clearly above the threshold and have no partner in `to`.
+/// Matching is one-to-one: a detection of `to` pairs with at most one of `from`, so duplicates that
+/// survived NMS on one side show up as unmatched.
 fn unmatched(from: &[Det], to: &[Det], threshold: f32) -> Vec<String> {
-    from.iter()
-        .filter(|d| d.score >= threshold + MAX_SCORE_DIFF)
-        .filter(|d| {
-            !to.iter().any(|o| {
-                o.class == d.class
-                    && iou(&o.bbox, &d.bbox) >= MIN_IOU
-                    && (o.score - d.score).abs() <= MAX_SCORE_DIFF
-            })
-        })
-        .map(|d| format!("{} {:.3} {:?}", d.class, d.score, d.bbox))
-        .collect()
+    let mut taken = vec![false; to.len()];
+    let mut out = Vec::new();
+    for d in from {
+        let partner = to.iter().enumerate().position(|(i, o)| {
+            !taken[i]
+                && o.class == d.class
+                && iou(&o.bbox, &d.bbox) >= MIN_IOU
+                && (o.score - d.score).abs() <= MAX_SCORE_DIFF
+        });
+        match partner {
+            Some(i) => taken[i] = true,
+            None if d.score >= threshold + MAX_SCORE_DIFF => {
+                out.push(format!("{} {:.3} {:?}", d.class, d.score, d.bbox))
+            }
+            None => {}
+        }
+    }
+    out
 }
 
 fn check_model(model: &str) {

@@ -123,3 +123,54 @@ fn nanodet_gfl_cells_decode_like_the_reference() {
         }
     }
 }
+
+#[test]
+fn letterboxed_input_boxes_map_back_to_known_source_pixels() {
+    // 1920×1080 letterboxed into 640×640: scale 1/3, 140 px bands top and bottom. An end-to-end
+    // model row covering the picture area must come back as the whole frame, and a row at input
+    // (320, 320)-(420, 370) as (960, 540)-(1260, 690).
+    let dir = tempfile::tempdir().expect("tmp");
+    let spec_path = common::write(
+        dir.path(),
+        "e2e.toml",
+        &format!(
+            r#"name = "e2e"
+file = "{}"
+[input]
+name = "images"
+layout = "nchw"
+width = 640
+height = 640
+channel_order = "rgb"
+resize = "letterbox"
+mean = [0.0, 0.0, 0.0]
+std = [255.0, 255.0, 255.0]
+[decoder]
+kind = "end2end"
+output = "output0"
+[classes]
+names = ["person", "car"]
+[postprocess]
+nms = "none"
+"#,
+            common::root().join("models/centernet.onnx").display()
+        ),
+    );
+    let spec = LoadedSpec::load(&spec_path).expect("spec");
+    let (_, t) = Transform::fit(1920, 1080, 640, 640, ResizeMode::Letterbox);
+    let rows = [
+        0., 140., 640., 500., 0.9, 1., 320., 320., 420., 370., 0.8, 0.,
+    ];
+    let out = [OutputTensor {
+        name: "output0",
+        shape: &[1, 2, 6],
+        data: &rows,
+    }];
+    let mut post = Postprocessor::new(&spec, spec.spec.postprocess.clone());
+    let dets = post.run(&out, &t).expect("decode");
+    assert_eq!(dets.len(), 2);
+    assert_eq!(&*dets[0].label, "car");
+    assert_eq!(dets[0].bbox.to_array(), [0., 0., 1920., 1080.]);
+    assert_eq!(&*dets[1].label, "person");
+    assert_eq!(dets[1].bbox.to_array(), [960., 540., 1260., 690.]);
+}

@@ -95,14 +95,14 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     let stdout = std::io::stdout();
     for path in &args.images {
         match detect_one(&mut detector, path, &args, &mut written) {
-            Ok((dets, img, took)) => {
-                total += dets.len();
-                busy += took;
+            Ok(result) => {
+                total += result.detections.len();
+                busy += result.took;
                 let mut out = stdout.lock();
                 if args.json {
-                    print_json(&mut out, &detector, path, &img, &dets, took)?;
+                    print_json(&mut out, &detector, path, &result)?;
                 } else {
-                    print_table(&mut out, path, &img, &dets, took)?;
+                    print_table(&mut out, path, &result)?;
                 }
             }
             Err(e) => {
@@ -129,24 +129,43 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What one image gave.
+struct Outcome {
+    detections: Vec<Detection>,
+    width: u32,
+    height: u32,
+    took: Duration,
+}
+
 fn detect_one(
     detector: &mut Detector,
     path: &Path,
     args: &DetectArgs,
     written: &mut HashSet<PathBuf>,
-) -> Result<(Vec<Detection>, RgbImage, Duration)> {
-    let img = read_image(path)?;
-    let (dets, t) = detector.detect_timed(RgbView::from(&img))?;
-    let took = t.preprocess + t.run + t.postprocess;
+) -> Result<Outcome> {
+    let mut img = read_image(path)?;
+    let view = RgbView::packed(img.width(), img.height(), img.as_raw())
+        .with_context(|| format!("image '{}' has no pixels", path.display()))?;
+    let (dets, t) = detector.detect_timed(view)?;
+    let outcome = Outcome {
+        width: img.width(),
+        height: img.height(),
+        took: t.preprocess + t.run + t.postprocess,
+        detections: dets,
+    };
     if let Some(dir) = &args.out {
-        let mut annotated = img.clone();
-        annotate::draw_detections(&mut annotated, &dets);
+        annotate::draw_detections(&mut img, &outcome.detections);
         let target = unique_name(dir, path, written);
-        annotated
-            .save_with_format(&target, image::ImageFormat::Jpeg)
+        if same_file(&target, path) {
+            anyhow::bail!(
+                "'{}' would overwrite the input image: choose another --out folder",
+                target.display()
+            );
+        }
+        img.save_with_format(&target, image::ImageFormat::Jpeg)
             .with_context(|| format!("cannot write '{}'", target.display()))?;
     }
-    Ok((dets, img, took))
+    Ok(outcome)
 }
 
 /// Decodes an image file, with an error that says which of missing, unreadable or corrupt it is.
@@ -169,10 +188,15 @@ fn read_image(path: &Path) -> Result<RgbImage> {
     Ok(img.to_rgb8())
 }
 
-/// Whether a JPEG stream has its end-of-image marker (some cameras append a little trailing data).
+/// Whether a JPEG stream has its end-of-image marker after its first scan. Entropy-coded data never
+/// holds `FF D9` (a coded `FF` is stuffed), so a cut-off file has none there, while data some cameras
+/// and phones append after the image does not matter.
 fn has_jpeg_end(bytes: &[u8]) -> bool {
-    let tail = &bytes[bytes.len().saturating_sub(1024)..];
-    tail.windows(2).any(|w| w == [0xFF, 0xD9])
+    let marker = |m: u8| move |w: &[u8]| w == [0xFF, m];
+    match bytes.windows(2).position(marker(0xDA)) {
+        Some(sos) => bytes[sos..].windows(2).any(marker(0xD9)),
+        None => false,
+    }
 }
 
 /// `<out>/<stem>.jpg`, with `-2`, `-3`… when two inputs share a stem.
@@ -189,21 +213,22 @@ fn unique_name(dir: &Path, input: &Path, written: &mut HashSet<PathBuf>) -> Path
     candidate
 }
 
-fn print_json(
-    out: &mut impl Write,
-    detector: &Detector,
-    path: &Path,
-    img: &RgbImage,
-    dets: &[Detection],
-    took: Duration,
-) -> Result<()> {
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn print_json(out: &mut impl Write, detector: &Detector, path: &Path, r: &Outcome) -> Result<()> {
     let result = ImageResult {
         image: path.display().to_string(),
-        width: img.width(),
-        height: img.height(),
+        width: r.width,
+        height: r.height,
         model: &detector.spec().spec.name,
-        inference_ms: (took.as_secs_f64() * 1e5).round() / 100.0,
-        detections: dets
+        inference_ms: (r.took.as_secs_f64() * 1e5).round() / 100.0,
+        detections: r
+            .detections
             .iter()
             .map(|d| JsonDetection {
                 class: &d.label,
@@ -223,21 +248,16 @@ fn round(v: f32, digits: i32) -> f32 {
     (v * f).round() / f
 }
 
-fn print_table(
-    out: &mut impl Write,
-    path: &Path,
-    img: &RgbImage,
-    dets: &[Detection],
-    took: Duration,
-) -> Result<()> {
+fn print_table(out: &mut impl Write, path: &Path, r: &Outcome) -> Result<()> {
+    let dets = &r.detections;
     writeln!(
         out,
         "{}  {}x{}  {} detection(s)  {:.1} ms",
         path.display(),
-        img.width(),
-        img.height(),
+        r.width,
+        r.height,
         dets.len(),
-        took.as_secs_f64() * 1000.0
+        r.took.as_secs_f64() * 1000.0
     )?;
     if !dets.is_empty() {
         writeln!(

@@ -96,17 +96,16 @@ impl LoadedConfig {
         })
     }
 
-    /// The models folder model names resolve in.
-    pub fn models_dir(&self) -> PathBuf {
-        match &self.config.runtime.models_dir {
-            Some(d) => self.base_dir.join(d),
-            None => PathBuf::from(paths::SYSTEM_MODELS_DIR),
-        }
-    }
-
-    /// The spec file of camera `cam`.
+    /// The spec file of camera `cam`: a path as written, a name in `runtime.models_dir`, or (no
+    /// `models_dir`) a name in the first default models folder that has it.
     pub fn model_spec_path(&self, cam: &CameraConfig) -> PathBuf {
-        paths::resolve_model_ref(&cam.model, &self.models_dir(), &self.base_dir)
+        match &self.config.runtime.models_dir {
+            Some(d) => paths::resolve_model_ref(&cam.model, &self.base_dir.join(d), &self.base_dir),
+            None if paths::is_model_path(&cam.model) => self.base_dir.join(&cam.model),
+            None => paths::find_model_spec(&cam.model).unwrap_or_else(|_| {
+                Path::new(paths::SYSTEM_MODELS_DIR).join(format!("{}.toml", cam.model))
+            }),
+        }
     }
 
     /// The configured ONNX Runtime library, resolved against the config's folder.

@@ -117,16 +117,18 @@ pub fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The URL with any `user:password@` replaced by `***@`.
+/// The URL with any `user:password@` replaced by `***@`. A password holding a raw `/` or `@` still
+/// ends up hidden: when in doubt, more is hidden, never less.
 pub fn redact(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            match rest[..authority_end].rfind('@') {
-                Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-                None => url.to_string(),
-            }
-        }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let at = rest[..authority_end]
+        .rfind('@')
+        .or_else(|| rest.rfind('@').filter(|&at| rest[..at].contains(':')));
+    match at {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
         None => url.to_string(),
     }
 }
@@ -155,5 +157,7 @@ mod tests {
     fn redaction_hides_credentials_only() {
         assert_eq!(redact("rtsp://u:p@h:554/a@b"), "rtsp://***@h:554/a@b");
         assert_eq!(redact("rtsp://h/a"), "rtsp://h/a");
+        assert_eq!(redact("rtsp://admin:pa/ss@cam/x"), "rtsp://***@cam/x");
+        assert_eq!(redact("rtsp://admin:p@ss@cam/x"), "rtsp://***@cam/x");
     }
 }

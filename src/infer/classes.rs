@@ -48,7 +48,7 @@ impl ClassTable {
                 .get(label)
                 .copied()
                 .unwrap_or(policy.score_threshold);
-            // `out` < names.len() ≤ u16::MAX, checked by `policy_problems`.
+            // `out` < names.len() ≤ u16::MAX, checked by `LoadedSpec::problems`.
             rules.push(Some(ClassRule {
                 out: u16::try_from(out).unwrap_or(u16::MAX),
                 min_score,
@@ -115,7 +115,9 @@ pub fn policy_problems(p: &Postprocess, names: &[String]) -> Vec<PolicyProblem> 
     let mut out = Vec::new();
     let mut push = |field: String, message: String| out.push(PolicyProblem { field, message });
     let known = |n: &str| names.iter().any(|c| c == n);
-    let label_known = |n: &str| known(n) || p.remap.values().any(|v| v == n);
+    // An output label: a model class that is not renamed away, or a rename target.
+    let label_known =
+        |n: &str| (known(n) && !p.remap.contains_key(n)) || p.remap.values().any(|v| v == n);
     if !(0.0..=1.0).contains(&p.score_threshold) {
         push(
             "score_threshold".into(),
@@ -199,6 +201,23 @@ mod tests {
         assert_eq!(t.accept(5, 0.99), None, "dog is not in the allow-list");
         assert_eq!(t.accept(99, 0.99), None, "out of range");
         assert_eq!(t.min_score(), 0.3);
+    }
+
+    #[test]
+    fn a_class_renamed_away_is_no_longer_a_label() {
+        let mut p = Postprocess::default();
+        p.remap.insert("truck".into(), "car".into());
+        p.classes = vec!["truck".into()];
+        p.class_thresholds.insert("truck".into(), 0.6);
+        let problems: Vec<String> = policy_problems(&p, &names())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems.iter().all(|m| m.contains("'truck' is neither")),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -21,17 +21,34 @@ pub struct Timings {
     pub postprocess: Duration,
 }
 
-/// Raw model outputs copied out of the session (for benchmarks and tools).
+/// One model output copied out of the session.
+#[derive(Debug, Clone)]
+pub struct RawTensor {
+    /// Output name.
+    pub name: String,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// Its values, row-major.
+    pub data: Vec<f32>,
+}
+
+/// Raw model outputs copied out of the session (for benchmarks and tools), in the decoder's order.
 #[derive(Debug, Clone)]
 pub struct RawOutputs {
-    pub tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+    /// The outputs the decoder reads.
+    pub tensors: Vec<RawTensor>,
 }
 
 impl RawOutputs {
+    /// Borrowed views, as [`Postprocessor::run`] takes them.
     pub fn views(&self) -> Vec<OutputTensor<'_>> {
         self.tensors
             .iter()
-            .map(|(name, shape, data)| OutputTensor { name, shape, data })
+            .map(|t| OutputTensor {
+                name: &t.name,
+                shape: &t.shape,
+                data: &t.data,
+            })
             .collect()
     }
 }
@@ -125,10 +142,7 @@ impl Detector {
             .map(ToString::to_string)
             .collect();
         if !problems.is_empty() {
-            return Err(InferError::SpecInvalid {
-                path: spec.spec_path.clone(),
-                problems,
-            });
+            return Err(InferError::PolicyInvalid { problems });
         }
         let session = session::open(rt, &spec, opts)?;
         let outputs: Vec<String> = spec
@@ -194,7 +208,11 @@ impl Detector {
             Ok(RawOutputs {
                 tensors: views
                     .iter()
-                    .map(|v| (v.name.to_string(), v.shape.to_vec(), v.data.to_vec()))
+                    .map(|v| RawTensor {
+                        name: v.name.to_string(),
+                        shape: v.shape.to_vec(),
+                        data: v.data.to_vec(),
+                    })
                     .collect(),
             })
         })?;

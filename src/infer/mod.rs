@@ -41,6 +41,8 @@ pub enum InferError {
         path: PathBuf,
         problems: Vec<String>,
     },
+    #[error("the detection settings (the model's [postprocess] with the camera's [detect] or the command line's --score/--classes) have {} problem(s):\n{}", .problems.len(), bullets(.problems))]
+    PolicyInvalid { problems: Vec<String> },
     #[error("cannot load model '{}': {message}", .path.display())]
     ModelLoad { path: PathBuf, message: String },
     #[error("model '{}' does not match its spec '{}':\n{}", .model.display(), .spec.display(), bullets(.problems))]

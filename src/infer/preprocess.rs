@@ -151,6 +151,11 @@ impl Preprocessor {
     pub fn run(&mut self, img: RgbView<'_>) -> Result<Transform, InferError> {
         let (in_w, in_h) = (self.input.width, self.input.height);
         let (src_w, src_h) = (img.width(), img.height());
+        if src_w == 0 || src_h == 0 {
+            return Err(InferError::Preprocess(format!(
+                "the image is empty ({src_w}x{src_h})"
+            )));
+        }
         let (place, transform) = Transform::fit(src_w, src_h, in_w, in_h, self.input.resize);
         if place.width != in_w || place.height != in_h {
             self.fill_padding();

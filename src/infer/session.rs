@@ -236,6 +236,13 @@ fn io_problems(session: &Session, spec: &LoadedSpec) -> Vec<String> {
             }
         }
     }
+    for other in session.inputs().iter().filter(|i| i.name() != s.input.name) {
+        out.push(format!(
+            "input.name: the model has a second input '{}' that roadeye cannot feed (only '{}' is fed)",
+            other.name(),
+            s.input.name
+        ));
+    }
     let decoder = Decoder::new(&s.decoder);
     let expected = decoder.expected(
         &s.decoder,

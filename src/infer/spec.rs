@@ -45,28 +45,18 @@ pub struct InputSpec {
     /// Model input height in pixels.
     pub height: u32,
     /// Channel order the model expects.
-    #[serde(default)]
     pub channel_order: ChannelOrder,
     /// How the image is fitted to the input size.
-    #[serde(default)]
     pub resize: ResizeMode,
     /// Per-channel mean subtracted from the 0..255 pixel value, in the model's channel order.
-    #[serde(default = "zeros3")]
     pub mean: [f32; 3],
     /// Per-channel divisor applied after the mean, in the model's channel order (255 maps to 0..1).
-    #[serde(default = "ones3")]
     pub std: [f32; 3],
-    /// Grey level (0..255) of the padding added by letterbox resizing.
+    /// Grey level (0..255) of the padding added by letterbox resizing (114, the YOLO convention, if unset).
     #[serde(default = "default_pad")]
     pub pad_value: u8,
 }
 
-fn zeros3() -> [f32; 3] {
-    [0.0; 3]
-}
-fn ones3() -> [f32; 3] {
-    [1.0; 3]
-}
 fn default_pad() -> u8 {
     114
 }
@@ -82,20 +72,18 @@ pub enum Layout {
 }
 
 /// Channel order of the input tensor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelOrder {
-    #[default]
     Rgb,
     Bgr,
 }
 
 /// How an image of any size is fitted to the model input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ResizeMode {
     /// Scale each axis independently to fill the input (aspect ratio not kept).
-    #[default]
     Stretch,
     /// Scale uniformly to fit and pad the rest, centred (aspect ratio kept).
     Letterbox,
@@ -348,18 +336,27 @@ impl LoadedSpec {
         })?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let model_path = dir.join(&spec.file);
+        let mut problems = Vec::new();
         let class_names = match &spec.classes.file {
+            Some(_) if !spec.classes.names.is_empty() => {
+                problems.push("classes: set either `file` or `names`, not both".to_string());
+                Vec::new()
+            }
             Some(file) => {
                 let p = dir.join(file);
-                let text = std::fs::read_to_string(&p).map_err(|e| InferError::SpecRead {
-                    path: p.clone(),
-                    source: e,
-                })?;
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(String::from)
-                    .collect()
+                match std::fs::read_to_string(&p) {
+                    Ok(text) => parse_class_lines(&text).unwrap_or_else(|line| {
+                        problems.push(format!(
+                            "classes.file: line {line} of '{}' is blank (each line is a class, in index order)",
+                            p.display()
+                        ));
+                        Vec::new()
+                    }),
+                    Err(e) => {
+                        problems.push(format!("classes.file: cannot read '{}': {e}", p.display()));
+                        Vec::new()
+                    }
+                }
             }
             None => spec.classes.names.clone(),
         };
@@ -369,7 +366,18 @@ impl LoadedSpec {
             model_path,
             class_names,
         };
-        let problems = loaded.problems();
+        let found_classes = problems.is_empty();
+        if found_classes {
+            problems.extend(loaded.problems());
+        } else {
+            // Without the class names, only the checks that do not need them.
+            problems.extend(
+                loaded
+                    .problems()
+                    .into_iter()
+                    .filter(|p| !p.starts_with("classes") && !p.starts_with("postprocess")),
+            );
+        }
         if !problems.is_empty() {
             return Err(InferError::SpecInvalid {
                 path: path.to_path_buf(),
@@ -426,5 +434,37 @@ impl LoadedSpec {
                 .map(|p| format!("postprocess.{p}")),
         );
         out
+    }
+}
+
+/// Class names from a file of one per line; trailing blank lines are ignored, an interior blank line
+/// (which would shift every later class id) is reported by its 1-based number.
+fn parse_class_lines(text: &str) -> Result<Vec<String>, usize> {
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let used = lines
+        .iter()
+        .rposition(|l| !l.is_empty())
+        .map_or(0, |i| i + 1);
+    match lines[..used].iter().position(|l| l.is_empty()) {
+        Some(i) => Err(i + 1),
+        None => Ok(lines[..used].iter().map(|l| l.to_string()).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_files_keep_index_order_and_reject_gaps() {
+        assert_eq!(
+            parse_class_lines("person\nbicycle\n\n\n"),
+            Ok(vec!["person".into(), "bicycle".into()])
+        );
+        assert_eq!(parse_class_lines("person\n\ncar\n"), Err(2));
+        assert_eq!(
+            parse_class_lines(" person \r\ncar"),
+            Ok(vec!["person".into(), "car".into()])
+        );
     }
 }

@@ -36,17 +36,17 @@ pub(super) fn decode(
         if obj.partial_cmp(&min).is_none_or(|o| o.is_lt()) {
             continue;
         }
-        // The best class that passes its own threshold (one label per anchor).
-        let mut best: Option<(u16, f32)> = None;
+        // One label per anchor: its top class, which the class policy then keeps or drops (a
+        // filtered-out top class must not hand the box to a weaker class).
+        let mut top = (0usize, f32::NEG_INFINITY);
         for c in 0..table.raw_len() {
-            let score = obj * at(i, first_class + c);
-            if let Some(class_id) = table.accept(c, score)
-                && best.is_none_or(|(_, s)| score > s)
-            {
-                best = Some((class_id, score));
+            let score = at(i, first_class + c);
+            if score > top.1 {
+                top = (c, score);
             }
         }
-        if let Some((class_id, score)) = best {
+        let score = obj * top.1;
+        if let Some(class_id) = table.accept(top.0, score) {
             out.push(Candidate {
                 bbox: BBox::from_cxcywh(at(i, 0) * sx, at(i, 1) * sy, at(i, 2) * sx, at(i, 3) * sy),
                 score,

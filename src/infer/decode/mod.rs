@@ -198,8 +198,16 @@ impl Decoder {
                     });
                 }
                 for (pair, &stride) in outputs.chunks_exact(2).zip(strides) {
-                    let grid_w = (input_size.0 / stride) as usize;
-                    nanodet::decode(pair[0], pair[1], *bins, stride, grid_w, table, out)?;
+                    if stride == 0 || *bins == 0 {
+                        return Err(DecodeError::Shape(format!(
+                            "nanodet head of stride {stride} with {bins} bins cannot be decoded"
+                        )));
+                    }
+                    let grid = (
+                        (input_size.0 / stride) as usize,
+                        (input_size.1 / stride) as usize,
+                    );
+                    nanodet::decode(pair[0], pair[1], *bins, stride, grid, table, out)?;
                 }
                 Ok(())
             }

@@ -10,27 +10,29 @@ pub(super) fn decode(
     boxes: OutputTensor<'_>,
     bins: usize,
     stride: u32,
-    grid_w: usize,
+    (grid_w, grid_h): (usize, usize),
     table: &ClassTable,
     out: &mut Vec<Candidate>,
 ) -> Result<(), DecodeError> {
     let classes = table.raw_len();
-    require(&scores, &[Some(1), None, Some(classes)])?;
-    let cells = scores.shape[1];
+    let cells = grid_w * grid_h;
+    require(&scores, &[Some(1), Some(cells), Some(classes)])?;
     require(&boxes, &[Some(1), Some(cells), Some(4 * bins)])?;
     let min = table.min_score();
     let stride_f = stride as f32;
     for (cell, row) in scores.data.chunks_exact(classes).enumerate() {
-        let mut best: Option<(u16, f32)> = None;
+        // The cell's top class, which the class policy then keeps or drops.
+        let mut top = (0usize, f32::NEG_INFINITY);
         for (c, &score) in row.iter().enumerate() {
-            if score >= min
-                && let Some(class_id) = table.accept(c, score)
-                && best.is_none_or(|(_, s)| score > s)
-            {
-                best = Some((class_id, score));
+            if score > top.1 {
+                top = (c, score);
             }
         }
-        let Some((class_id, score)) = best else {
+        let (raw, score) = top;
+        if score < min {
+            continue;
+        }
+        let Some(class_id) = table.accept(raw, score) else {
             continue;
         };
         let reg = &boxes.data[cell * 4 * bins..(cell + 1) * 4 * bins];

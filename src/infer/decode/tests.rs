@@ -315,3 +315,134 @@ fn expected_shapes_follow_the_spec() {
     assert!(e[0].check(&[1, 2704, 81]).is_err());
     assert!(e[0].check(&[2704, 80]).is_err(), "rank");
 }
+
+#[test]
+fn end2end_specs_decode_rows() {
+    let d = Decoder::new(&DecoderSpec::End2end {
+        output: "out".into(),
+        coords: Coords::Normalized,
+    });
+    assert!(matches!(
+        d,
+        Decoder::Rows {
+            coords: Coords::Normalized
+        }
+    ));
+    let data = [0.5, 0.5, 1.0, 1.0, 0.9, 0.];
+    let got = run(&d, &[tensor(&[1, 1, 6], &data)], &table(1, 0.3), (640, 480)).expect("decode");
+    assert_eq!(got[0].bbox, BBox::new(320., 240., 640., 480.));
+}
+
+#[test]
+fn nan_scores_never_become_candidates_in_any_layout() {
+    let nan = f32::NAN;
+    // yolov8: one anchor whose class scores are NaN and one whose box is fine but objectness NaN (v5).
+    let v8 = [10., 10., 4., 4., nan, nan];
+    let d8 = Decoder::new(&DecoderSpec::Yolov8 {
+        output: "out".into(),
+        coords: Coords::Pixels,
+    });
+    assert!(
+        run(&d8, &[tensor(&[1, 6, 1], &v8)], &table(2, 0.0), (64, 64))
+            .expect("v8")
+            .is_empty()
+    );
+    let v5 = [10., 10., 4., 4., nan, 0.9, 0.9];
+    let d5 = Decoder::new(&DecoderSpec::Yolov5 {
+        output: "out".into(),
+        coords: Coords::Pixels,
+    });
+    assert!(
+        run(&d5, &[tensor(&[1, 1, 7], &v5)], &table(2, 0.0), (64, 64))
+            .expect("v5")
+            .is_empty()
+    );
+    let d = Decoder::Nanodet {
+        bins: 2,
+        strides: vec![8],
+    };
+    let scores = [nan, nan];
+    let boxes = [0f32; 8];
+    let outs = [
+        OutputTensor {
+            name: "s",
+            shape: &[1, 1, 2],
+            data: &scores,
+        },
+        OutputTensor {
+            name: "b",
+            shape: &[1, 1, 8],
+            data: &boxes,
+        },
+    ];
+    assert!(
+        run(&d, &outs, &table(2, 0.0), (8, 8))
+            .expect("nanodet")
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_filtered_top_class_does_not_hand_its_box_to_a_weaker_class() {
+    // Anchor: person 0.9, car 0.35. With only cars kept, the anchor is a person and is dropped.
+    let names: Vec<String> = ["person", "car"].iter().map(|s| s.to_string()).collect();
+    let p = Postprocess {
+        classes: vec!["car".into()],
+        ..Postprocess::default()
+    };
+    let t = ClassTable::new(&names, &p);
+    let v8 = [10., 10., 4., 4., 0.9, 0.35];
+    let d8 = Decoder::new(&DecoderSpec::Yolov8 {
+        output: "out".into(),
+        coords: Coords::Pixels,
+    });
+    assert!(
+        run(&d8, &[tensor(&[1, 6, 1], &v8)], &t, (64, 64))
+            .expect("v8")
+            .is_empty()
+    );
+    let d = Decoder::Nanodet {
+        bins: 2,
+        strides: vec![8],
+    };
+    let scores = [0.9, 0.35];
+    let boxes = [0f32; 8];
+    let outs = [
+        OutputTensor {
+            name: "s",
+            shape: &[1, 1, 2],
+            data: &scores,
+        },
+        OutputTensor {
+            name: "b",
+            shape: &[1, 1, 8],
+            data: &boxes,
+        },
+    ];
+    assert!(run(&d, &outs, &t, (8, 8)).expect("nanodet").is_empty());
+}
+
+#[test]
+fn nanodet_cells_must_fill_the_grid() {
+    // A 16×16 input at stride 8 has 4 cells; an output with 3 is the wrong layout.
+    let d = Decoder::Nanodet {
+        bins: 2,
+        strides: vec![8],
+    };
+    let scores = [0.9f32; 3];
+    let boxes = [0f32; 24];
+    let outs = [
+        OutputTensor {
+            name: "s",
+            shape: &[1, 3, 1],
+            data: &scores,
+        },
+        OutputTensor {
+            name: "b",
+            shape: &[1, 3, 8],
+            data: &boxes,
+        },
+    ];
+    let err = run(&d, &outs, &table(1, 0.3), (16, 16)).expect_err("grid");
+    assert!(err.to_string().contains("expects [1, 4, 1]"), "{err}");
+}
