@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! roadeye: an edge video-analytics agent. Cameras in, traffic and security events out.
 //!
 //! Stages, one module each: [`infer`] (ONNX detection), [`config`] (the box's TOML config),

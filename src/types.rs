@@ -7,13 +7,18 @@ use serde::Serialize;
 /// An axis-aligned box in pixels: `(x1, y1)` top-left, `(x2, y2)` bottom-right.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct BBox {
+    /// Left edge.
     pub x1: f32,
+    /// Top edge.
     pub y1: f32,
+    /// Right edge (`x2 <= x1` makes the box empty).
     pub x2: f32,
+    /// Bottom edge (`y2 <= y1` makes the box empty).
     pub y2: f32,
 }
 
 impl BBox {
+    /// From corners, as given (not reordered or clipped).
     pub const fn new(x1: f32, y1: f32, x2: f32, y2: f32) -> Self {
         Self { x1, y1, x2, y2 }
     }
@@ -23,10 +28,12 @@ impl BBox {
         Self::new(cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0)
     }
 
+    /// `x2 - x1`; negative for an inverted box.
     pub fn width(&self) -> f32 {
         self.x2 - self.x1
     }
 
+    /// `y2 - y1`; negative for an inverted box.
     pub fn height(&self) -> f32 {
         self.y2 - self.y1
     }
@@ -69,6 +76,7 @@ impl BBox {
 /// One detected object, in the pixels of the image it was found in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Detection {
+    /// Where the object is, in image pixels (the detector clips it to the image).
     pub bbox: BBox,
     /// Confidence in `[0, 1]`.
     pub score: f32,
@@ -111,10 +119,12 @@ impl<'a> RgbView<'a> {
         })
     }
 
+    /// Image width in pixels.
     pub fn width(&self) -> u32 {
         self.width
     }
 
+    /// Image height in pixels.
     pub fn height(&self) -> u32 {
         self.height
     }

@@ -1,7 +1,8 @@
 //! The box's configuration: one TOML file with the site, runtime settings and cameras.
 //!
 //! Every struct denies unknown fields, and every field's doc comment is its user documentation.
-//! [`Config::load`] parses; [`validate`] reports every semantic problem at once with its path.
+//! [`LoadedConfig::load`] reads and parses; [`validate`] reports every semantic problem at once
+//! with its path.
 
 mod camera;
 mod runtime;
@@ -36,7 +37,9 @@ pub struct Config {
 /// One problem in a config, located by its path (`cameras[1].detect.classes[0]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// Where in the config, as a TOML path, e.g. `cameras[1].detect.classes[0]` or `site.id`.
     pub path: String,
+    /// What is wrong there.
     pub message: String,
 }
 
@@ -49,18 +52,30 @@ impl fmt::Display for Problem {
 /// Why a config could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The config file could not be read.
     #[error("cannot read config '{}': {source}", .path.display())]
     Read {
+        /// The config file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The config is not valid TOML, or has unknown, missing or mistyped fields.
     #[error("config '{}' cannot be parsed: {message}", .path.display())]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// The parser's error, naming the line and the field.
+        message: String,
+    },
+    /// The config parses but [`validate`](validate::validate) found problems.
     #[error("config '{}' has {} problem(s):\n{}", .path.display(), .problems.len(),
         .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid {
+        /// The config file.
         path: PathBuf,
+        /// Every problem, each with its location.
         problems: Vec<Problem>,
     },
 }
@@ -68,8 +83,12 @@ pub enum ConfigError {
 /// A parsed config with the folder its relative paths are resolved against.
 #[derive(Debug, Clone)]
 pub struct LoadedConfig {
+    /// The parsed config, with its relative paths as written.
     pub config: Config,
+    /// The file it was read from.
     pub path: PathBuf,
+    /// The folder of that file (`.` for a bare file name): relative paths in the config resolve
+    /// against it.
     pub base_dir: PathBuf,
 }
 

@@ -100,7 +100,9 @@ impl ClassTable {
 /// One problem of a class policy: the field (relative to the policy) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyProblem {
+    /// The field, relative to the policy, e.g. `score_threshold` or `classes[0]`.
     pub field: String,
+    /// What is wrong with it.
     pub message: String,
 }
 

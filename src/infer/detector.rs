@@ -16,8 +16,11 @@ use crate::types::{Detection, RgbView};
 /// Time spent in each step of one detection.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Timings {
+    /// Resizing the image and filling the input tensor.
     pub preprocess: Duration,
+    /// The ONNX Runtime session run, including handing it the input tensor.
     pub run: Duration,
+    /// Reading the outputs, decoding, mapping boxes to the image and NMS.
     pub postprocess: Duration,
 }
 
@@ -65,6 +68,10 @@ pub struct Postprocessor {
 }
 
 impl Postprocessor {
+    /// The postprocessing of `spec`'s model under `policy` (classes, thresholds, NMS).
+    ///
+    /// Unknown class names in `policy` are ignored: check it first with
+    /// [`policy_problems`](super::classes::policy_problems).
     pub fn new(spec: &LoadedSpec, policy: Postprocess) -> Postprocessor {
         Postprocessor {
             model: spec.spec.name.clone(),
@@ -109,10 +116,12 @@ impl Postprocessor {
         Ok(dets)
     }
 
+    /// Output labels, indexed by [`Detection::class_id`].
     pub fn labels(&self) -> &[Arc<str>] {
         self.table.labels()
     }
 
+    /// The policy in force: the spec's `[postprocess]` with any overrides applied.
     pub fn policy(&self) -> &Postprocess {
         &self.policy
     }
@@ -267,6 +276,7 @@ impl Detector {
         Ok((f(&mut self.post, &views)?, run))
     }
 
+    /// The spec the model was opened with.
     pub fn spec(&self) -> &LoadedSpec {
         &self.spec
     }

@@ -14,21 +14,30 @@ use crate::types::{BBox, RgbView};
 /// Maps model-input pixels back to source-image pixels: `src = (input - pad) / scale`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Transform {
+    /// Horizontal scale, model-input pixels per source pixel.
     pub scale_x: f32,
+    /// Vertical scale, model-input pixels per source pixel.
     pub scale_y: f32,
+    /// Left padding in model-input pixels (letterbox; 0 when stretching).
     pub pad_x: f32,
+    /// Top padding in model-input pixels (letterbox; 0 when stretching).
     pub pad_y: f32,
-    /// Source image size, for clipping.
+    /// Source image width in pixels, for clipping.
     pub src_width: u32,
+    /// Source image height in pixels, for clipping.
     pub src_height: u32,
 }
 
 /// Where the resized image sits inside the model input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Placement {
+    /// Width of the resized image in model-input pixels.
     pub width: u32,
+    /// Height of the resized image in model-input pixels.
     pub height: u32,
+    /// Columns of padding to its left.
     pub left: u32,
+    /// Rows of padding above it.
     pub top: u32,
 }
 
@@ -109,6 +118,8 @@ pub struct Preprocessor {
 }
 
 impl Preprocessor {
+    /// A preprocessor for a model input as `input` declares it (size, layout, channel order,
+    /// normalisation, resize mode).
     pub fn new(input: &InputSpec) -> Preprocessor {
         let mut lut = Box::new([[0f32; 256]; 3]);
         for (k, table) in lut.iter_mut().enumerate() {

@@ -47,6 +47,7 @@ impl OrtRuntime {
         Ok(RUNTIME.get_or_init(|| OrtRuntime { env, path }))
     }
 
+    /// The ONNX Runtime environment sessions are created in.
     pub fn environment(&self) -> &Environment {
         &self.env
     }

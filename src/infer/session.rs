@@ -46,23 +46,35 @@ impl Default for InferenceOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum OptLevel {
+    /// No graph optimisation: the model runs as exported.
     Disable,
+    /// Semantics-preserving rewrites for every provider: constant folding, redundant node removal.
     Basic,
+    /// Basic, plus complex node fusions on the nodes the CPU or CUDA provider runs.
     Extended,
+    /// Every optimisation ONNX Runtime has, memory-layout ones included (the default).
     #[default]
     All,
 }
 
-/// An execution provider roadeye can ask ONNX Runtime for.
+/// An execution provider roadeye can ask ONNX Runtime for; apart from `cpu`, each needs an ONNX
+/// Runtime built with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
+    /// ONNX Runtime's default CPU kernels; every runtime has them.
     Cpu,
+    /// NVIDIA GPUs through CUDA.
     Cuda,
+    /// NVIDIA GPUs and Jetson through TensorRT.
     Tensorrt,
+    /// Intel CPUs, GPUs and NPUs through OpenVINO.
     Openvino,
+    /// XNNPACK's optimised CPU kernels (Arm and x86).
     Xnnpack,
+    /// The Arm Compute Library, for Arm Cortex-A CPUs.
     Acl,
+    /// Rockchip's first-generation NPU (RK1808) through the RKNPU DDK.
     Rknpu,
 }
 
@@ -152,7 +164,7 @@ pub fn open(
         OptLevel::Disable => GraphOptimizationLevel::Disable,
         OptLevel::Basic => GraphOptimizationLevel::Level1,
         OptLevel::Extended => GraphOptimizationLevel::Level2,
-        OptLevel::All => GraphOptimizationLevel::Level3,
+        OptLevel::All => GraphOptimizationLevel::All,
     };
     let mut b = Session::builder(rt.environment())
         .and_then(|b| {

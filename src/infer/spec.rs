@@ -75,7 +75,9 @@ pub enum Layout {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelOrder {
+    /// Red, green, blue: the image's own order.
     Rgb,
+    /// Blue, green, red (e.g. models trained on images read with OpenCV, such as NanoDet).
     Bgr,
 }
 
@@ -314,6 +316,7 @@ impl Postprocess {
 /// A spec read from disk, with its paths resolved and its class names loaded.
 #[derive(Debug, Clone)]
 pub struct LoadedSpec {
+    /// The spec as written.
     pub spec: ModelSpec,
     /// Where the spec was read from.
     pub spec_path: PathBuf,

@@ -17,6 +17,8 @@ use crate::types::BBox;
 pub struct Candidate {
     /// In model-input pixels.
     pub bbox: BBox,
+    /// Confidence (for YOLOv5-style outputs, objectness × class score); at least the class's
+    /// threshold.
     pub score: f32,
     /// Output label id (after the class policy).
     pub class_id: u16,
@@ -25,15 +27,20 @@ pub struct Candidate {
 /// A model output: its shape (all dimensions known) and its data, row-major.
 #[derive(Debug, Clone, Copy)]
 pub struct OutputTensor<'a> {
+    /// Output name, as in the ONNX graph.
     pub name: &'a str,
+    /// Its dimensions.
     pub shape: &'a [usize],
+    /// Its values, row-major (decoding checks there are as many as `shape` says).
     pub data: &'a [f32],
 }
 
 /// A decoder's expectation of one output: `None` dimensions may be anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpectedShape {
+    /// Output name, as in the ONNX graph.
     pub name: String,
+    /// Expected dimensions; `None` accepts any size.
     pub dims: Vec<Option<usize>>,
 }
 
@@ -68,25 +75,41 @@ fn fmt_dims(dims: impl Iterator<Item = Option<usize>>) -> String {
 /// Why decoding failed: the outputs do not have the layout the spec declares.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum DecodeError {
+    /// An output's shape differs from what the decoder expects, or its data does not fill the
+    /// shape; the message names the output and both shapes.
     #[error("{0}")]
     Shape(String),
+    /// A detection row's class column is not the index of one of the spec's classes.
     #[error("output '{output}' names class {class}, but the spec lists only {classes} classes")]
     ClassOutOfRange {
+        /// The output's name.
         output: String,
+        /// The class value as found (may be fractional, negative or NaN).
         class: f32,
+        /// How many classes the spec lists.
         classes: usize,
     },
+    /// The decoder was given a different number of output tensors than it reads.
     #[error("the decoder needs {expected} output tensors, got {got}")]
-    OutputCount { expected: usize, got: usize },
+    OutputCount {
+        /// How many it reads (one, or two per NanoDet head).
+        expected: usize,
+        /// How many it was given.
+        got: usize,
+    },
 }
 
 /// How to decode one model's outputs.
 #[derive(Debug, Clone)]
 pub enum Decoder {
     /// `[1, N, 6]`: `x1, y1, x2, y2, score, class`.
-    Rows { coords: Coords },
+    Rows {
+        /// Unit of the box coordinates.
+        coords: Coords,
+    },
     /// YOLO anchors: `cx, cy, w, h, [objectness], class scores…`.
     Dense {
+        /// Unit of the box coordinates.
         coords: Coords,
         /// `[1, attrs, N]` (YOLOv8) instead of `[1, N, attrs]` (YOLOv5).
         attrs_first: bool,
@@ -94,10 +117,16 @@ pub enum Decoder {
         objectness: bool,
     },
     /// NanoDet GFL heads.
-    Nanodet { bins: usize, strides: Vec<u32> },
+    Nanodet {
+        /// Bins per box side in the distribution (`reg_max + 1`).
+        bins: usize,
+        /// The stride of each head in input pixels, in the spec's order.
+        strides: Vec<u32>,
+    },
 }
 
 impl Decoder {
+    /// The decoder a spec's `[decoder]` section describes.
     pub fn new(spec: &DecoderSpec) -> Decoder {
         match spec {
             DecoderSpec::Centernet { coords, .. } | DecoderSpec::End2end { coords, .. } => {
