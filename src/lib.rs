@@ -9,4 +9,7 @@ pub mod config;
 pub mod infer;
 pub mod ops;
 pub mod paths;
+pub mod pipeline;
+pub mod source;
+pub mod track;
 pub mod types;

@@ -2,6 +2,7 @@
 
 mod cli;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +22,10 @@ enum Command {
     Detect(cli::detect::DetectArgs),
     /// Check a config file and the models it names; print every problem and exit non-zero if any.
     Check(cli::check::CheckArgs),
+    /// Run every enabled camera of a config until SIGINT or SIGTERM.
+    Run(cli::run::RunArgs),
+    /// Serve a video file as a live RTSP camera (H.264, looping), for testing without a camera.
+    CameraSim(cli::sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,10 +36,13 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| EnvFilter::new("warn,roadeye=info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match cli.command {
         Command::Detect(args) => cli::detect::run(args),
         Command::Check(args) => cli::check::run(args),
+        Command::Run(args) => cli::run::run(args),
+        Command::CameraSim(args) => cli::sim::run(args),
     };
     match result {
         Ok(code) => code,

@@ -157,3 +157,91 @@ impl<'a> From<&'a image::RgbImage> for RgbView<'a> {
         }
     }
 }
+
+/// A camera's id, as in the config (`cameras[].id`).
+pub type CameraId = Arc<str>;
+
+/// Where a frame came from and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameMeta {
+    /// The camera.
+    pub camera: CameraId,
+    /// Frames delivered by this camera since the process started, counting from 0.
+    pub seq: u64,
+    /// Presentation time in the stream (running time of the current connection); it starts again
+    /// when the camera reconnects or a file loops.
+    pub pts: std::time::Duration,
+    /// UTC wall-clock time at which the frame was received.
+    pub captured_at: std::time::SystemTime,
+    /// Frame width in pixels.
+    pub width: u32,
+    /// Frame height in pixels.
+    pub height: u32,
+}
+
+/// Pixels of a frame, wherever they live (a GStreamer buffer, a plain vector).
+pub trait FramePixels: Send {
+    /// The RGB view of the pixels, `None` if they cannot be read.
+    fn view(&self) -> Option<RgbView<'_>>;
+}
+
+impl FramePixels for image::RgbImage {
+    fn view(&self) -> Option<RgbView<'_>> {
+        RgbView::packed(self.width(), self.height(), self.as_raw())
+    }
+}
+
+/// A decoded video frame: the message from a source to inference.
+pub struct Frame {
+    /// Origin and timing.
+    pub meta: FrameMeta,
+    /// The pixels.
+    pub pixels: Box<dyn FramePixels>,
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A frame's detections: the message from inference to tracking.
+#[derive(Debug, Clone)]
+pub struct Detections {
+    /// The frame they were found in.
+    pub meta: FrameMeta,
+    /// Objects found, in the frame's pixels.
+    pub detections: Vec<Detection>,
+}
+
+/// A tracked object on one frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Track {
+    /// Id, unique per camera for the life of the process.
+    pub id: u64,
+    /// Output label id, as in [`Detection::class_id`].
+    pub class_id: u16,
+    /// The label, e.g. `person`.
+    pub label: Arc<str>,
+    /// The filtered box, in frame pixels.
+    pub bbox: BBox,
+    /// Score of the detection last matched.
+    pub score: f32,
+    /// Velocity of the box centre, pixels per second (x, y).
+    pub velocity: (f32, f32),
+    /// Stream time the object was first seen.
+    pub first_seen: std::time::Duration,
+    /// Frames on which it was matched.
+    pub hits: u32,
+}
+
+/// A frame's confirmed tracks: the message from tracking to the rules.
+#[derive(Debug, Clone)]
+pub struct Tracks {
+    /// The frame.
+    pub meta: FrameMeta,
+    /// Confirmed tracks seen on it, by id.
+    pub tracks: Vec<Track>,
+}

@@ -3,3 +3,5 @@
 pub mod check;
 pub mod detect;
 mod model;
+pub mod run;
+pub mod sim;

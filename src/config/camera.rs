@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::infer::PostprocessOverride;
+use crate::source::Transport;
+use crate::track::TrackerParams;
 
 /// One camera and how it is analysed.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -13,7 +15,9 @@ pub struct CameraConfig {
     /// Human-readable name, free text.
     #[serde(default)]
     pub name: String,
-    /// Video source: `rtsp://`, `rtsps://`, `file://`, `http(s)://` or `v4l2:///dev/videoN`.
+    /// Video source: `rtsp://`, `rtsps://`, `file:///abs/path` or `file:path/relative/to/this/config`,
+    /// `http(s)://` or `v4l2:///dev/videoN`. Credentials may be in the URL (`rtsp://user:pass@host/…`)
+    /// or in `username` / `password`; they never appear in logs.
     pub url: String,
     /// Set to false to keep the camera in the file but not analyse it.
     #[serde(default = "yes")]
@@ -24,6 +28,42 @@ pub struct CameraConfig {
     /// Overrides of the model's thresholds, classes and NMS for this camera.
     #[serde(default)]
     pub detect: PostprocessOverride,
+    /// RTSP transport: `tcp` (default; passes NAT and firewalls) or `udp` (lowest latency on a LAN).
+    #[serde(default)]
+    pub transport: Transport,
+    /// RTSP jitter-buffer latency in milliseconds.
+    #[serde(default = "default_latency")]
+    pub latency_ms: u32,
+    /// RTSP user name, when it is not in the URL.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// RTSP password, when it is not in the URL.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// For `file:` sources: start again at the end (a demo or test feed). Otherwise the camera
+    /// ends with the file.
+    #[serde(default, rename = "loop")]
+    pub looping: bool,
+    /// Frames per second to analyse (e.g. 5 of a 25 fps stream); unset: as many as inference keeps
+    /// up with. Analysis always takes the newest frame.
+    #[serde(default)]
+    pub analysis_fps: Option<f32>,
+    /// Scale frames to this width inside GStreamer (aspect ratio kept) before analysis; unset:
+    /// full resolution.
+    #[serde(default)]
+    pub analysis_width: Option<u32>,
+    /// Seconds without a frame after which the camera is reconnected.
+    #[serde(default = "default_stall")]
+    pub stall_timeout_s: f32,
+    /// First reconnect delay in seconds; it doubles with each failed attempt.
+    #[serde(default = "default_reconnect_min")]
+    pub reconnect_min_s: f32,
+    /// Longest reconnect delay in seconds.
+    #[serde(default = "default_reconnect_max")]
+    pub reconnect_max_s: f32,
+    /// Tracker parameters.
+    #[serde(default)]
+    pub tracker: TrackerParams,
 }
 
 fn yes() -> bool {
@@ -32,6 +72,22 @@ fn yes() -> bool {
 
 fn default_model() -> String {
     crate::paths::DEFAULT_MODEL.to_string()
+}
+
+fn default_latency() -> u32 {
+    200
+}
+
+fn default_stall() -> f32 {
+    10.0
+}
+
+fn default_reconnect_min() -> f32 {
+    1.0
+}
+
+fn default_reconnect_max() -> f32 {
+    8.0
 }
 
 /// URL schemes a camera source may use.

@@ -51,6 +51,23 @@ pub fn validate(cfg: &LoadedConfig) -> Vec<Problem> {
         }
         if let Err(m) = check_url(&cam.url) {
             push(at("url"), m);
+        } else if cam.url.starts_with("file:") && !cam.url.starts_with("file:///") {
+            let file = cfg.base_dir.join(&cam.url["file:".len()..]);
+            if !file.is_file() {
+                push(
+                    at("url"),
+                    format!(
+                        "'{}' does not exist (relative paths start at the config's folder)",
+                        file.display()
+                    ),
+                );
+            }
+        }
+        for (field, message) in stream_problems(cam) {
+            push(at(&field), message);
+        }
+        for (field, message) in cam.tracker.problems() {
+            push(at(&format!("tracker.{field}")), message);
         }
         let spec_path = cfg.model_spec_path(cam);
         let spec = specs
@@ -65,6 +82,55 @@ pub fn validate(cfg: &LoadedConfig) -> Vec<Problem> {
                 }
             }
         }
+    }
+    out
+}
+
+/// Problems of a camera's stream settings, as (field, message).
+fn stream_problems(cam: &super::CameraConfig) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut positive = |field: &str, v: f32| {
+        if !(v > 0.0 && v.is_finite()) {
+            out.push((
+                field.to_string(),
+                format!("{v} must be a positive number of seconds"),
+            ));
+        }
+    };
+    positive("stall_timeout_s", cam.stall_timeout_s);
+    positive("reconnect_min_s", cam.reconnect_min_s);
+    positive("reconnect_max_s", cam.reconnect_max_s);
+    if cam.reconnect_max_s < cam.reconnect_min_s {
+        out.push((
+            "reconnect_max_s".into(),
+            format!(
+                "{} is below reconnect_min_s {}",
+                cam.reconnect_max_s, cam.reconnect_min_s
+            ),
+        ));
+    }
+    if let Some(fps) = cam.analysis_fps
+        && !(fps > 0.0 && fps.is_finite())
+    {
+        out.push((
+            "analysis_fps".into(),
+            format!("{fps} must be a positive number (or leave it unset)"),
+        ));
+    }
+    if let Some(w) = cam.analysis_width
+        && !(16..=7680).contains(&w)
+    {
+        out.push(("analysis_width".into(), format!("{w} is outside 16..7680")));
+    }
+    if cam.password.is_some() && cam.username.is_none() {
+        out.push(("password".into(), "set `username` too".into()));
+    }
+    let is_file = cam.url.starts_with("file:");
+    if cam.looping && !is_file {
+        out.push((
+            "loop".into(),
+            "only file: sources loop; remove it for a live stream".into(),
+        ));
     }
     out
 }
@@ -87,6 +153,16 @@ fn check_id(id: &str, path: &str, push: &mut impl FnMut(String, String)) {
 
 /// Checks a camera URL's form; never echoes credentials.
 pub fn check_url(url: &str) -> Result<(), String> {
+    // `file:relative/path`, resolved against the config's folder.
+    if let Some(rest) = url.strip_prefix("file:")
+        && !rest.starts_with('/')
+    {
+        return if rest.is_empty() {
+            Err("'file:' names no file".into())
+        } else {
+            Ok(())
+        };
+    }
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(format!(
             "'{}' is not a URL: expected scheme://…, one of {}",
@@ -143,6 +219,7 @@ mod tests {
         assert!(check_url("rtsp://admin:secret@cam.local/live").is_ok());
         assert!(check_url("file:///srv/video/demo.mp4").is_ok());
         assert!(check_url("v4l2:///dev/video0").is_ok());
+        assert!(check_url("file:../media/vtest.avi").is_ok());
         let e = check_url("ftp://x/y").expect_err("scheme");
         assert!(e.starts_with("unknown scheme 'ftp'"), "{e}");
         let e = check_url("rtsp:///nohost").expect_err("host");

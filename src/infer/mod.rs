@@ -3,6 +3,7 @@
 pub mod classes;
 pub mod decode;
 pub mod detector;
+pub mod model;
 pub mod nms;
 pub mod preprocess;
 pub mod runtime;
@@ -11,7 +12,8 @@ pub mod spec;
 
 use std::path::PathBuf;
 
-pub use detector::{Detector, Timings};
+pub use detector::{Detector, Postprocessor};
+pub use model::{ModelRunner, RawOutputs, RawTensor, Timings};
 pub use runtime::OrtRuntime;
 pub use session::{InferenceOptions, OptLevel, Provider};
 pub use spec::{LoadedSpec, ModelSpec, Postprocess, PostprocessOverride};

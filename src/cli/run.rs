@@ -1,0 +1,102 @@
+//! `roadeye run --config CONFIG`: every enabled camera of the config, until SIGINT/SIGTERM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use roadeye::config::{LoadedConfig, validate::validate};
+use roadeye::infer::OrtRuntime;
+use roadeye::pipeline::{Agent, Summary};
+use roadeye::source::CameraState;
+use tokio::signal::unix::{SignalKind, signal};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The config file (TOML).
+    #[arg(long, short)]
+    config: PathBuf,
+    /// Stop after this many seconds (default: run until SIGINT or SIGTERM).
+    #[arg(long = "for", value_name = "SECONDS")]
+    duration: Option<f64>,
+    /// Seconds between track summaries in the log.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    summary_every: f64,
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let cfg = match LoadedConfig::load(&args.config) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let problems = validate(&cfg);
+    if !problems.is_empty() {
+        eprintln!("{}: {} problem(s):", args.config.display(), problems.len());
+        for p in &problems {
+            eprintln!("  - {p}");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    let rt = OrtRuntime::init(cfg.onnxruntime().as_deref())?;
+    let every = Duration::from_secs_f64(args.summary_every.max(0.1));
+    let limit = args.duration.map(|s| Duration::from_secs_f64(s.max(0.0)));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(&cfg, rt, every, limit))
+}
+
+async fn serve(
+    cfg: &LoadedConfig,
+    rt: &OrtRuntime,
+    every: Duration,
+    limit: Option<Duration>,
+) -> Result<ExitCode> {
+    let (agent, mut tracks) = Agent::start(cfg, rt)?;
+    let cameras = agent.statuses().len();
+    tracing::info!(cameras, site = %cfg.config.site.id, "running; SIGINT or SIGTERM stops");
+    let mut summary = Summary::default();
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let deadline = tokio::time::sleep(limit.unwrap_or(Duration::from_secs(u64::from(u32::MAX))));
+    tokio::pin!(deadline);
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let reason = loop {
+        tokio::select! {
+            Some(t) = tracks.recv() => summary.add(&t),
+            _ = tick.tick() => {
+                let statuses = agent.statuses();
+                for line in summary.lines(&statuses, every) {
+                    tracing::info!("{line}");
+                }
+                if statuses.iter().all(|(_, s)| s.state == CameraState::Ended) {
+                    break "every source ended";
+                }
+            }
+            _ = tokio::signal::ctrl_c() => break "SIGINT",
+            _ = term.recv() => break "SIGTERM",
+            _ = &mut deadline => break "time limit reached",
+        }
+    };
+    tracing::info!("stopping ({reason})");
+    let statuses = agent.statuses();
+    agent.shutdown().await;
+    while let Ok(t) = tracks.try_recv() {
+        summary.add(&t);
+    }
+    for (id, st) in &statuses {
+        tracing::info!(
+            "{id}: {} track(s) in all, {} frame(s) analysed, {} dropped, {} reconnect(s)",
+            summary.total_tracks(id),
+            st.frames_analysed,
+            st.frames_dropped,
+            st.reconnects
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,187 @@
+//! The agent's pipelines, one per camera: source → infer → track, joined by bounded channels of
+//! typed messages. Inference is shared per model (one session, round robin between its cameras)
+//! and runs on its own thread, off the async runtime; tracking runs as one async task per camera.
+
+mod summary;
+mod worker;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use summary::Summary;
+pub use worker::{InferWorker, WorkerCamera};
+
+use crate::config::LoadedConfig;
+use crate::infer::{InferError, LoadedSpec, ModelRunner, OrtRuntime, Postprocessor};
+use crate::source::{Camera, CameraStatus, LatestFrame, Signal, SourceError, SourceSettings};
+use crate::track::Tracker;
+use crate::types::{CameraId, Detections, Tracks};
+
+/// Detections waiting for a camera's tracker.
+const DETECTIONS_QUEUE: usize = 8;
+/// Tracks waiting for the consumer (rules, logging).
+const TRACKS_QUEUE: usize = 64;
+
+/// Why the pipelines could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// A model could not be loaded or does not match its spec.
+    #[error("camera '{camera}': {source}")]
+    Model {
+        /// The first camera using the model.
+        camera: String,
+        /// The model's error.
+        #[source]
+        source: InferError,
+    },
+    /// A camera's source settings are unusable.
+    #[error("camera '{camera}': {source}")]
+    Source {
+        /// The camera.
+        camera: String,
+        /// What is wrong.
+        #[source]
+        source: SourceError,
+    },
+    /// A thread could not be started.
+    #[error("cannot start a thread: {0}")]
+    Thread(#[from] std::io::Error),
+    /// No camera is enabled.
+    #[error("no enabled camera in the config")]
+    NoCameras,
+}
+
+/// The running agent: every enabled camera of a config.
+pub struct Agent {
+    cameras: Vec<Camera>,
+    workers: Vec<InferWorker>,
+    trackers: Vec<JoinHandle<()>>,
+}
+
+impl Agent {
+    /// Starts every enabled camera of `cfg`, its model's inference and its tracker (on the current
+    /// tokio runtime). Confirmed tracks of every camera arrive on the returned receiver.
+    pub fn start(
+        cfg: &LoadedConfig,
+        rt: &OrtRuntime,
+    ) -> Result<(Agent, mpsc::Receiver<Tracks>), PipelineError> {
+        crate::source::init().map_err(|source| PipelineError::Source {
+            camera: String::new(),
+            source,
+        })?;
+        let (tracks_tx, tracks_rx) = mpsc::channel(TRACKS_QUEUE);
+        let mut by_model: HashMap<PathBuf, (LoadedSpec, Vec<usize>)> = HashMap::new();
+        let enabled: Vec<_> = cfg.config.cameras.iter().filter(|c| c.enabled).collect();
+        if enabled.is_empty() {
+            return Err(PipelineError::NoCameras);
+        }
+        for (i, cam) in enabled.iter().enumerate() {
+            let path = cfg.model_spec_path(cam);
+            if let Some(entry) = by_model.get_mut(&path) {
+                entry.1.push(i);
+                continue;
+            }
+            let spec = LoadedSpec::load(&path).map_err(|source| PipelineError::Model {
+                camera: cam.id.clone(),
+                source,
+            })?;
+            by_model.insert(path, (spec, vec![i]));
+        }
+        let mut agent = Agent {
+            cameras: Vec::new(),
+            workers: Vec::new(),
+            trackers: Vec::new(),
+        };
+        for (spec, members) in by_model.into_values() {
+            let first = enabled[members[0]].id.clone();
+            let runner = ModelRunner::new(rt, spec.clone(), &cfg.config.runtime.inference)
+                .map_err(|source| PipelineError::Model {
+                    camera: first,
+                    source,
+                })?;
+            let signal = Arc::new(Signal::default());
+            let mut worker_cams = Vec::new();
+            for &i in &members {
+                let cam = enabled[i];
+                let fail = |source| PipelineError::Model {
+                    camera: cam.id.clone(),
+                    source,
+                };
+                let post = Postprocessor::with_override(&spec, &cam.detect).map_err(fail)?;
+                let settings =
+                    SourceSettings::from_config(cam, &cfg.base_dir).map_err(|source| {
+                        PipelineError::Source {
+                            camera: cam.id.clone(),
+                            source,
+                        }
+                    })?;
+                let (det_tx, det_rx) = mpsc::channel(DETECTIONS_QUEUE);
+                let slot = Arc::new(LatestFrame::default());
+                let camera = Camera::start(settings, Arc::clone(&slot), Arc::clone(&signal));
+                worker_cams.push(WorkerCamera {
+                    slot,
+                    status: camera.status_cell(),
+                    post,
+                    tx: det_tx,
+                });
+                agent.trackers.push(tokio::spawn(track(
+                    Tracker::new(cam.tracker.clone()),
+                    det_rx,
+                    tracks_tx.clone(),
+                )));
+                agent.cameras.push(camera);
+            }
+            agent
+                .workers
+                .push(InferWorker::start(runner, worker_cams, signal)?);
+        }
+        Ok((agent, tracks_rx))
+    }
+
+    /// Every camera's id and status.
+    pub fn statuses(&self) -> Vec<(CameraId, CameraStatus)> {
+        self.cameras
+            .iter()
+            .map(|c| (Arc::clone(&c.settings().camera), c.status()))
+            .collect()
+    }
+
+    /// Stops every camera and inference thread, then lets the trackers drain.
+    pub async fn shutdown(self) {
+        let (cameras, workers) = (self.cameras, self.workers);
+        // Joining threads blocks: keep it off the async workers.
+        let _ = tokio::task::spawn_blocking(move || {
+            for c in cameras {
+                c.stop();
+            }
+            for w in workers {
+                w.stop();
+            }
+        })
+        .await;
+        for t in self.trackers {
+            let _ = t.await;
+        }
+    }
+}
+
+/// A camera's tracking stage: detections in, confirmed tracks out.
+async fn track(mut tracker: Tracker, mut rx: mpsc::Receiver<Detections>, tx: mpsc::Sender<Tracks>) {
+    while let Some(d) = rx.recv().await {
+        let tracks = tracker.update(d.meta.pts, &d.detections);
+        if tx
+            .send(Tracks {
+                meta: d.meta,
+                tracks,
+            })
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! A camera's supervisor: opens the pipeline, watches its bus and its frames, and reconnects with
+//! capped exponential backoff when the stream fails, ends or goes silent. It runs on its own thread;
+//! a camera fault never reaches the process or another camera.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use gstreamer as gst;
+
+use super::{
+    Backoff, CameraState, CameraStatus, GstPixels, LatestFrame, Pipeline, RateGate, Signal,
+    SourceSettings, StatusCell,
+};
+use crate::config::validate::redact;
+use crate::types::{Frame, FrameMeta};
+
+/// A running camera.
+pub struct Camera {
+    settings: SourceSettings,
+    status: Arc<StatusCell>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the appsink callback shares with the supervisor.
+struct Shared {
+    settings: SourceSettings,
+    status: Arc<StatusCell>,
+    slot: Arc<LatestFrame>,
+    signal: Arc<Signal>,
+    gate: Mutex<RateGate>,
+    seq: AtomicU64,
+    /// Milliseconds since `epoch` of the last frame; 0 = none yet on this connection.
+    last_frame_ms: AtomicU64,
+    epoch: Mutex<Instant>,
+}
+
+enum Outcome {
+    Stopped,
+    Ended,
+    Failed { error: String, streamed: bool },
+}
+
+impl Camera {
+    /// Starts the camera on its own thread. Frames go to `slot`; `signal` is notified for each.
+    pub fn start(settings: SourceSettings, slot: Arc<LatestFrame>, signal: Arc<Signal>) -> Camera {
+        let status = Arc::new(StatusCell::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(Shared {
+            gate: Mutex::new(RateGate::new(settings.analysis_fps)),
+            settings: settings.clone(),
+            status: Arc::clone(&status),
+            slot,
+            signal,
+            seq: AtomicU64::new(0),
+            last_frame_ms: AtomicU64::new(0),
+            epoch: Mutex::new(Instant::now()),
+        });
+        let stop_flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name(format!("cam-{}", settings.camera))
+            .spawn(move || supervise(&shared, &stop_flag))
+            .ok();
+        if thread.is_none() {
+            status.update(|s| {
+                s.state = CameraState::Stopped;
+                s.last_error = Some("could not start the camera thread".into());
+            });
+        }
+        Camera {
+            settings,
+            status,
+            stop,
+            thread,
+        }
+    }
+
+    /// The camera's settings.
+    pub fn settings(&self) -> &SourceSettings {
+        &self.settings
+    }
+
+    /// A snapshot of its state and counters.
+    pub fn status(&self) -> CameraStatus {
+        self.status.get()
+    }
+
+    /// The shared status cell (inference counts analysed frames into it).
+    pub fn status_cell(&self) -> Arc<StatusCell> {
+        Arc::clone(&self.status)
+    }
+
+    /// Stops the pipeline and waits for the supervisor to finish.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Camera {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn supervise(shared: &Arc<Shared>, stop: &AtomicBool) {
+    let s = &shared.settings;
+    let mut backoff = Backoff::new(s.reconnect_min, s.reconnect_max);
+    let mut failing = false;
+    loop {
+        shared
+            .status
+            .update(|st| st.state = CameraState::Connecting);
+        match run_once(shared, stop) {
+            Outcome::Stopped => break,
+            Outcome::Ended => {
+                tracing::info!(camera = %s.camera, "the file ended");
+                shared.status.update(|st| st.state = CameraState::Ended);
+                return;
+            }
+            Outcome::Failed { error, streamed } => {
+                if streamed {
+                    backoff.reset();
+                }
+                let delay = backoff.next_delay();
+                let attempt = backoff.attempts();
+                // Once per episode at warn level; the retries of the same episode at debug.
+                if !failing || streamed {
+                    tracing::warn!(camera = %s.camera, source = %s.display, retry_in = ?delay, "camera failed: {error}");
+                } else {
+                    tracing::debug!(camera = %s.camera, attempt, retry_in = ?delay, "camera still failing: {error}");
+                }
+                failing = true;
+                shared.status.update(|st| {
+                    st.state = CameraState::Reconnecting {
+                        attempt,
+                        retry_in: delay,
+                    };
+                    st.last_error = Some(error);
+                    st.reconnects += 1;
+                });
+                if sleep_unless_stopped(delay, stop) {
+                    break;
+                }
+            }
+        }
+    }
+    shared.status.update(|st| st.state = CameraState::Stopped);
+}
+
+/// Sleeps `d` in short steps; returns true if asked to stop meanwhile.
+fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        if stop.load(Ordering::SeqCst) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
+    }
+    stop.load(Ordering::SeqCst)
+}
+
+/// One connection: build, play, and watch until it fails, ends or is stopped.
+fn run_once(shared: &Arc<Shared>, stop: &AtomicBool) -> Outcome {
+    let s = &shared.settings;
+    *shared.epoch.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+    shared.last_frame_ms.store(0, Ordering::SeqCst);
+    let cb = Arc::clone(shared);
+    let pipeline = match Pipeline::build(s, move |sample| on_sample(&cb, &sample)) {
+        Ok(p) => p,
+        Err(e) => return failed(e.to_string(), false),
+    };
+    let Some(bus) = pipeline.bus() else {
+        return failed("the pipeline has no bus".into(), false);
+    };
+    if let Err(e) = pipeline.play() {
+        let detail = bus_error(&bus).unwrap_or_default();
+        return failed(format!("{e}{detail}"), false);
+    }
+    let started = Instant::now();
+    let mut streaming = false;
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Outcome::Stopped;
+        }
+        if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) {
+            use gst::MessageView;
+            match msg.view() {
+                MessageView::Error(e) => {
+                    let debug = e.debug().map(|d| format!(" ({d})")).unwrap_or_default();
+                    return failed(redact_text(&format!("{}{debug}", e.error()), s), streaming);
+                }
+                MessageView::Eos(_) if s.is_file() && s.looping => {
+                    if let Err(e) = pipeline.rewind() {
+                        return failed(e.to_string(), streaming);
+                    }
+                }
+                MessageView::Eos(_) if s.is_file() => return Outcome::Ended,
+                MessageView::Eos(_) => return failed("the stream ended".into(), streaming),
+                _ => {}
+            }
+        }
+        let last = shared.last_frame_ms.load(Ordering::SeqCst);
+        let since_start = started.elapsed();
+        if last > 0 && !streaming {
+            streaming = true;
+            tracing::info!(camera = %s.camera, source = %s.display, "streaming");
+            shared.status.update(|st| st.state = CameraState::Streaming);
+        }
+        let silent_for = if last == 0 {
+            since_start
+        } else {
+            since_start.saturating_sub(Duration::from_millis(last))
+        };
+        if silent_for > s.stall_timeout {
+            let what = if streaming {
+                "no frame for"
+            } else {
+                "no frame within"
+            };
+            return failed(
+                format!("{what} {:.1} s", silent_for.as_secs_f32()),
+                streaming,
+            );
+        }
+    }
+}
+
+fn failed(error: String, streamed: bool) -> Outcome {
+    Outcome::Failed { error, streamed }
+}
+
+/// The first error waiting on the bus, as `: message`.
+fn bus_error(bus: &gst::Bus) -> Option<String> {
+    let msg = bus.timed_pop_filtered(
+        gst::ClockTime::from_mseconds(500),
+        &[gst::MessageType::Error],
+    )?;
+    match msg.view() {
+        gst::MessageView::Error(e) => Some(format!(": {}", e.error())),
+        _ => None,
+    }
+}
+
+/// GStreamer messages may quote the URL; never let credentials through.
+fn redact_text(text: &str, s: &SourceSettings) -> String {
+    let mut out = text.replace(&s.uri, &s.display);
+    for secret in [s.password.as_deref(), s.username.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        if !secret.is_empty() {
+            out = out.replace(secret, "***");
+        }
+    }
+    if out.contains("://") {
+        out = out
+            .split(' ')
+            .map(|w| {
+                if w.contains("://") {
+                    redact(w)
+                } else {
+                    w.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    out
+}
+
+/// The appsink callback: timestamps the frame and hands it over. Runs in GStreamer's thread.
+fn on_sample(shared: &Shared, sample: &gst::Sample) {
+    let epoch = *shared.epoch.lock().unwrap_or_else(PoisonError::into_inner);
+    let since = u64::try_from(epoch.elapsed().as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    shared.last_frame_ms.store(since, Ordering::SeqCst);
+    shared.status.update(|st| st.frames_in += 1);
+    let pts = running_time(sample).unwrap_or_else(|| epoch.elapsed());
+    let admitted = shared
+        .gate
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .admit(pts);
+    if !admitted {
+        shared.status.update(|st| st.frames_skipped += 1);
+        return;
+    }
+    let Some(pixels) = GstPixels::from_sample(sample) else {
+        return;
+    };
+    let Some((width, height)) = pixels_size(&pixels) else {
+        return;
+    };
+    let frame = Frame {
+        meta: FrameMeta {
+            camera: Arc::clone(&shared.settings.camera),
+            seq: shared.seq.fetch_add(1, Ordering::SeqCst),
+            pts,
+            captured_at: SystemTime::now(),
+            width,
+            height,
+        },
+        pixels: Box::new(pixels),
+    };
+    if shared.slot.put(frame) {
+        shared.status.update(|st| st.frames_dropped += 1);
+    }
+    shared.signal.notify();
+}
+
+fn pixels_size(p: &GstPixels) -> Option<(u32, u32)> {
+    use crate::types::FramePixels;
+    p.view().map(|v| (v.width(), v.height()))
+}
+
+/// The buffer's running time (continuous within a connection; restarts when a file loops).
+fn running_time(sample: &gst::Sample) -> Option<Duration> {
+    let pts = sample.buffer()?.pts()?;
+    let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
+    let rt = segment.to_running_time(pts)?;
+    Some(Duration::from_nanos(rt.nseconds()))
+}

@@ -1,0 +1,192 @@
+//! The GStreamer pipeline of one camera:
+//! `uridecodebin → videoconvert → videoscale → RGB caps → appsink`.
+//!
+//! `uridecodebin` opens rtsp, file, http(s) and v4l2 URIs and decodes with `decodebin`, so hardware
+//! decoders win by rank where the box has them. The appsink hands every decoded frame to a callback
+//! that must return quickly (it only timestamps the frame and puts it in the latest-frame slot).
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use gstreamer_video::prelude::*;
+
+use super::{SourceError, SourceSettings, Transport};
+use crate::types::{FramePixels, RgbView};
+
+/// A running pipeline; set to `Null` when dropped.
+pub struct Pipeline {
+    pipeline: gst::Pipeline,
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+impl Pipeline {
+    /// Builds the pipeline for `s`; `on_sample` runs in GStreamer's streaming thread for each frame.
+    pub fn build(
+        s: &SourceSettings,
+        on_sample: impl Fn(gst::Sample) + Send + Sync + 'static,
+    ) -> Result<Pipeline, SourceError> {
+        init()?;
+        let make = |factory: &str| {
+            gst::ElementFactory::make(factory)
+                .build()
+                .map_err(|_| SourceError::MissingElement(factory.to_string()))
+        };
+        let pipeline = gst::Pipeline::with_name(&format!("camera-{}", s.camera));
+        let decode = gst::ElementFactory::make("uridecodebin")
+            .property("uri", &s.uri)
+            .build()
+            .map_err(|_| SourceError::MissingElement("uridecodebin".into()))?;
+        let convert = make("videoconvert")?;
+        let scale = make("videoscale")?;
+        let mut caps = gst::Caps::builder("video/x-raw").field("format", "RGB");
+        if let Some(w) = s.analysis_width {
+            caps = caps.field("width", i32::try_from(w).unwrap_or(i32::MAX));
+        }
+        let filter = gst::ElementFactory::make("capsfilter")
+            .property("caps", caps.build())
+            .build()
+            .map_err(|_| SourceError::MissingElement("capsfilter".into()))?;
+        // Live sources deliver as they come; files are paced like a camera unless asked otherwise.
+        let sync = s.is_file() && s.realtime;
+        let sink = gst_app::AppSink::builder()
+            .max_buffers(2)
+            .drop(true)
+            .sync(sync)
+            .build();
+        pipeline
+            .add_many([&decode, &convert, &scale, &filter, sink.upcast_ref()])
+            .map_err(|e| SourceError::Pipeline(e.to_string()))?;
+        gst::Element::link_many([&convert, &scale, &filter, sink.upcast_ref()])
+            .map_err(|e| SourceError::Pipeline(e.to_string()))?;
+
+        let rtsp = RtspOptions::from(s);
+        decode.connect("source-setup", false, move |args| {
+            if let Some(src) = args.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
+                rtsp.apply(&src);
+            }
+            None
+        });
+        let convert_sink = convert
+            .static_pad("sink")
+            .ok_or_else(|| SourceError::Pipeline("videoconvert has no sink pad".into()))?;
+        decode.connect_pad_added(move |_, pad| {
+            let is_video = pad
+                .current_caps()
+                .or_else(|| Some(pad.query_caps(None)))
+                .and_then(|c| c.structure(0).map(|st| st.name().starts_with("video/")))
+                .unwrap_or(false);
+            if is_video && !convert_sink.is_linked() {
+                let _ = pad.link(&convert_sink);
+            }
+        });
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
+                    on_sample(sample);
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        Ok(Pipeline { pipeline })
+    }
+
+    /// The pipeline's bus.
+    pub fn bus(&self) -> Option<gst::Bus> {
+        self.pipeline.bus()
+    }
+
+    /// Starts playing.
+    pub fn play(&self) -> Result<(), SourceError> {
+        self.pipeline
+            .set_state(gst::State::Playing)
+            .map(|_| ())
+            .map_err(|_| SourceError::Pipeline("the pipeline refused to start".into()))
+    }
+
+    /// Jumps back to the start (looping files).
+    pub fn rewind(&self) -> Result<(), SourceError> {
+        self.pipeline
+            .seek_simple(
+                gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
+                gst::ClockTime::ZERO,
+            )
+            .map_err(|e| SourceError::Pipeline(format!("cannot loop the file: {e}")))
+    }
+}
+
+/// Initialises GStreamer once per process.
+pub fn init() -> Result<(), SourceError> {
+    gst::init().map_err(|e| SourceError::Init(e.to_string()))
+}
+
+/// rtspsrc properties, applied when `uridecodebin` creates its source.
+#[derive(Clone)]
+struct RtspOptions {
+    transport: Transport,
+    latency_ms: u32,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+impl From<&SourceSettings> for RtspOptions {
+    fn from(s: &SourceSettings) -> Self {
+        RtspOptions {
+            transport: s.transport,
+            latency_ms: u32::try_from(s.latency.as_millis()).unwrap_or(u32::MAX),
+            username: s.username.clone(),
+            password: s.password.clone(),
+        }
+    }
+}
+
+impl RtspOptions {
+    fn apply(&self, src: &gst::Element) {
+        let is_rtsp = src.factory().is_some_and(|f| f.name() == "rtspsrc");
+        if !is_rtsp {
+            return;
+        }
+        src.set_property("latency", self.latency_ms);
+        src.set_property_from_str(
+            "protocols",
+            match self.transport {
+                Transport::Tcp => "tcp",
+                Transport::Udp => "udp",
+            },
+        );
+        if let Some(u) = &self.username {
+            src.set_property("user-id", u);
+        }
+        if let Some(p) = &self.password {
+            src.set_property("user-pw", p);
+        }
+    }
+}
+
+/// A decoded RGB frame still in its GStreamer buffer (no copy).
+pub struct GstPixels(gst_video::VideoFrame<gst_video::video_frame::Readable>);
+
+impl GstPixels {
+    /// Maps a sample's buffer as an RGB frame.
+    pub fn from_sample(sample: &gst::Sample) -> Option<GstPixels> {
+        let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
+        let buffer = sample.buffer_owned()?;
+        gst_video::VideoFrame::from_buffer_readable(buffer, &info)
+            .ok()
+            .map(GstPixels)
+    }
+}
+
+impl FramePixels for GstPixels {
+    fn view(&self) -> Option<RgbView<'_>> {
+        let stride = usize::try_from(*self.0.plane_stride().first()?).ok()?;
+        let data = self.0.plane_data(0).ok()?;
+        RgbView::strided(self.0.width(), self.0.height(), stride, data)
+    }
+}

@@ -1,0 +1,107 @@
+//! A camera's source settings, resolved from its config entry.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::SourceError;
+use crate::config::CameraConfig;
+use crate::config::validate::redact;
+use crate::types::CameraId;
+
+/// RTSP lower transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// RTP interleaved in the RTSP TCP connection: passes NAT and firewalls, no packet loss.
+    #[default]
+    Tcp,
+    /// RTP over UDP: lowest latency on a clean LAN.
+    Udp,
+}
+
+/// Everything a camera's pipeline and supervisor need.
+#[derive(Debug, Clone)]
+pub struct SourceSettings {
+    /// The camera.
+    pub camera: CameraId,
+    /// The GStreamer URI to open (file paths made absolute).
+    pub uri: String,
+    /// The URI with credentials hidden, for logs and errors.
+    pub display: String,
+    /// RTSP transport.
+    pub transport: Transport,
+    /// RTSP jitter-buffer latency.
+    pub latency: Duration,
+    /// RTSP user name given apart from the URL.
+    pub username: Option<String>,
+    /// RTSP password given apart from the URL.
+    pub password: Option<String>,
+    /// Start a file again when it ends.
+    pub looping: bool,
+    /// Play files at their own frame rate (like a camera) rather than as fast as they decode.
+    pub realtime: bool,
+    /// Frames per second to analyse; `None`: all that inference keeps up with.
+    pub analysis_fps: Option<f32>,
+    /// Scale to this width in GStreamer, keeping the aspect ratio.
+    pub analysis_width: Option<u32>,
+    /// Reconnect after this long without a frame.
+    pub stall_timeout: Duration,
+    /// First reconnect delay.
+    pub reconnect_min: Duration,
+    /// Longest reconnect delay.
+    pub reconnect_max: Duration,
+}
+
+impl SourceSettings {
+    /// Settings for `cam`; relative file paths are resolved against `base_dir` (the config's folder).
+    pub fn from_config(cam: &CameraConfig, base_dir: &Path) -> Result<SourceSettings, SourceError> {
+        let uri = resolve_uri(&cam.url, base_dir)?;
+        let secs = |v: f32| Duration::from_secs_f32(v.max(0.0));
+        Ok(SourceSettings {
+            camera: CameraId::from(cam.id.as_str()),
+            display: redact(&uri),
+            uri,
+            transport: cam.transport,
+            latency: Duration::from_millis(u64::from(cam.latency_ms)),
+            username: cam.username.clone(),
+            password: cam.password.clone(),
+            looping: cam.looping,
+            realtime: true,
+            analysis_fps: cam.analysis_fps,
+            analysis_width: cam.analysis_width,
+            stall_timeout: secs(cam.stall_timeout_s),
+            reconnect_min: secs(cam.reconnect_min_s),
+            reconnect_max: secs(cam.reconnect_max_s),
+        })
+    }
+
+    /// Whether the source is a file (ends, may loop) rather than a live stream.
+    pub fn is_file(&self) -> bool {
+        self.uri.starts_with("file:")
+    }
+}
+
+/// The URI GStreamer opens: `file:relative/path` becomes an absolute `file:///…` URI.
+pub fn resolve_uri(url: &str, base_dir: &Path) -> Result<String, SourceError> {
+    match url.strip_prefix("file:") {
+        Some(rest) if !rest.starts_with("//") => {
+            let path = base_dir.join(rest);
+            let abs = path
+                .canonicalize()
+                .or_else(|_| std::path::absolute(&path))
+                .map_err(|e| SourceError::Uri {
+                    url: url.to_string(),
+                    message: e.to_string(),
+                })?;
+            gstreamer::glib::filename_to_uri(&abs, None)
+                .map(|u| u.to_string())
+                .map_err(|e| SourceError::Uri {
+                    url: url.to_string(),
+                    message: e.to_string(),
+                })
+        }
+        _ => Ok(url.to_string()),
+    }
+}
