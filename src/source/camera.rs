@@ -195,8 +195,10 @@ fn run_once(shared: &Arc<Shared>, stop: &AtomicBool) -> Outcome {
             use gst::MessageView;
             match msg.view() {
                 MessageView::Error(e) => {
-                    let debug = e.debug().map(|d| format!(" ({d})")).unwrap_or_default();
-                    return failed(redact_text(&format!("{}{debug}", e.error()), s), streaming);
+                    if let Some(detail) = e.debug() {
+                        tracing::debug!(camera = %s.camera, "GStreamer: {}", redact_text(&detail, s));
+                    }
+                    return failed(redact_text(&e.error().to_string(), s), streaming);
                 }
                 MessageView::Eos(_) if s.is_file() && s.looping => {
                     if let Err(e) = pipeline.rewind() {

@@ -1,0 +1,253 @@
+//! The live agent against real components: an in-process RTSP server (gst-rtsp-server) serving
+//! vtest.avi, the real model and ONNX Runtime, and the real GStreamer decoding.
+//!
+//! Waits poll a condition until a deadline; the deadlines are generous except where the product
+//! promises a bound (frames resume within 10 s of a camera coming back).
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use roadeye::config::LoadedConfig;
+use roadeye::infer::OrtRuntime;
+use roadeye::pipeline::Agent;
+use roadeye::source::sim::CameraSim;
+use roadeye::source::{CameraState, CameraStatus};
+use roadeye::types::Tracks;
+use tokio::sync::mpsc;
+
+/// The live tests share two cores: one at a time.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn config(dir: &Path, cameras: &str) -> LoadedConfig {
+    let text = format!(
+        "[site]\nid = \"test\"\ndevice = \"box\"\n[runtime]\nmodels_dir = \"{}\"\n[runtime.inference]\nintra_threads = 1\n{cameras}",
+        common::root().join("models").display()
+    );
+    let path = common::write(dir, "box.toml", &text);
+    let cfg = LoadedConfig::load(&path).expect("config");
+    let problems = roadeye::config::validate::validate(&cfg);
+    assert!(problems.is_empty(), "{problems:?}");
+    cfg
+}
+
+fn status(agent: &Agent, id: &str) -> CameraStatus {
+    agent
+        .statuses()
+        .into_iter()
+        .find(|(c, _)| &**c == id)
+        .map(|(_, s)| s)
+        .expect("camera status")
+}
+
+/// Polls `cond` every 100 ms (draining tracks meanwhile) until it holds or `limit` passes.
+async fn wait_for(
+    limit: Duration,
+    rx: &mut mpsc::Receiver<Tracks>,
+    seen: &mut Vec<Tracks>,
+    mut cond: impl FnMut(&[Tracks]) -> bool,
+) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        while let Ok(t) = rx.try_recv() {
+            seen.push(t);
+        }
+        if cond(seen) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[test]
+fn an_rtsp_camera_gives_person_tracks_that_last() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = CameraSim::start(&common::media("vtest.avi"), "127.0.0.1", 0, "/plaza").expect("sim");
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[[cameras]]\nid = \"plaza\"\nurl = \"{}\"\n[cameras.detect]\nscore_threshold = 0.15\n",
+            sim.url()
+        ),
+    );
+    let rt = OrtRuntime::init(None).expect("ONNX Runtime");
+    runtime().block_on(async {
+        let (agent, mut rx) = Agent::start(&cfg, rt).expect("agent");
+        let mut seen = Vec::new();
+        // A person tracked with one id over at least 2 s of stream time and 8 analysed frames.
+        let lasting = |seen: &[Tracks]| {
+            let mut spans: std::collections::HashMap<u64, (Duration, Duration, u32)> =
+                Default::default();
+            for t in seen {
+                for tr in t.tracks.iter().filter(|tr| &*tr.label == "person") {
+                    let e = spans.entry(tr.id).or_insert((t.meta.pts, t.meta.pts, 0));
+                    e.1 = t.meta.pts;
+                    e.2 += 1;
+                }
+            }
+            spans
+                .values()
+                .any(|(a, b, n)| *n >= 8 && b.saturating_sub(*a) >= Duration::from_secs(2))
+        };
+        let ok = wait_for(Duration::from_secs(60), &mut rx, &mut seen, lasting).await;
+        let st = status(&agent, "plaza");
+        agent.shutdown().await;
+        assert!(
+            ok,
+            "no lasting person track in {} frames; status {st:?}",
+            seen.len()
+        );
+        assert_eq!(st.state, CameraState::Streaming);
+        assert!(st.frames_in > 0 && st.frames_analysed as usize >= seen.len().min(1));
+        let persons: std::collections::HashSet<u64> = seen
+            .iter()
+            .flat_map(|t| {
+                t.tracks
+                    .iter()
+                    .filter(|tr| &*tr.label == "person")
+                    .map(|tr| tr.id)
+            })
+            .collect();
+        assert!(
+            persons.len() >= 2,
+            "vtest.avi has several people: {persons:?}"
+        );
+        assert!(
+            seen.iter()
+                .all(|t| t.meta.width == 768 && t.meta.height == 576)
+        );
+    });
+    drop(sim);
+}
+
+#[test]
+fn a_camera_comes_back_within_10_s_of_its_server_restarting() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let video = common::media("vtest.avi");
+    let sim = CameraSim::start(&video, "127.0.0.1", port, "/plaza").expect("sim");
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[[cameras]]\nid = \"plaza\"\nurl = \"{}\"\nstall_timeout_s = 3\nreconnect_min_s = 0.5\nreconnect_max_s = 2\nanalysis_fps = 2\n",
+            sim.url()
+        ),
+    );
+    let rt = OrtRuntime::init(None).expect("ONNX Runtime");
+    runtime().block_on(async {
+        let (agent, mut rx) = Agent::start(&cfg, rt).expect("agent");
+        let mut seen = Vec::new();
+        let streaming = wait_for(Duration::from_secs(30), &mut rx, &mut seen, |_| {
+            status(&agent, "plaza").frames_analysed >= 3
+        })
+        .await;
+        assert!(streaming, "never streamed: {:?}", status(&agent, "plaza"));
+        drop(sim);
+        // The camera notices and keeps retrying while the server is down.
+        let noticed = wait_for(Duration::from_secs(20), &mut rx, &mut seen, |_| {
+            status(&agent, "plaza").reconnects >= 2
+        })
+        .await;
+        let down = status(&agent, "plaza");
+        assert!(noticed, "no reconnect attempts: {down:?}");
+        assert!(
+            matches!(
+                down.state,
+                CameraState::Reconnecting { .. } | CameraState::Connecting
+            ),
+            "{down:?}"
+        );
+        assert!(down.last_error.is_some());
+        let frames_before = down.frames_in;
+        let sim = CameraSim::start(&video, "127.0.0.1", port, "/plaza").expect("sim again");
+        let restarted = Instant::now();
+        let back = wait_for(Duration::from_secs(10), &mut rx, &mut seen, |_| {
+            let s = status(&agent, "plaza");
+            s.state == CameraState::Streaming && s.frames_in > frames_before
+        })
+        .await;
+        let after = status(&agent, "plaza");
+        agent.shutdown().await;
+        drop(sim);
+        assert!(
+            back,
+            "frames did not resume within 10 s of the restart: {after:?}"
+        );
+        eprintln!(
+            "frames resumed {:.1} s after the server restarted",
+            restarted.elapsed().as_secs_f32()
+        );
+    });
+}
+
+#[test]
+fn an_unreachable_camera_backs_off_while_another_keeps_streaming() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("tmp");
+    let dead_port = free_port();
+    let video = common::media("vtest.avi");
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[[cameras]]\nid = \"dead\"\nurl = \"rtsp://admin:s3cret@127.0.0.1:{dead_port}/nothing\"\nstall_timeout_s = 2\nreconnect_min_s = 0.2\nreconnect_max_s = 1\n\n\
+             [[cameras]]\nid = \"alive\"\nurl = \"file://{}\"\nloop = true\nanalysis_fps = 3\n",
+            video.display()
+        ),
+    );
+    let rt = OrtRuntime::init(None).expect("ONNX Runtime");
+    runtime().block_on(async {
+        let (agent, mut rx) = Agent::start(&cfg, rt).expect("agent");
+        let mut seen = Vec::new();
+        let ok = wait_for(Duration::from_secs(40), &mut rx, &mut seen, |_| {
+            status(&agent, "dead").reconnects >= 3 && status(&agent, "alive").frames_analysed >= 10
+        })
+        .await;
+        let (dead, alive) = (status(&agent, "dead"), status(&agent, "alive"));
+        // The live camera keeps going while the dead one retries.
+        let analysed_then = alive.frames_analysed;
+        let still = wait_for(Duration::from_secs(20), &mut rx, &mut seen, |_| {
+            status(&agent, "alive").frames_analysed >= analysed_then + 5
+        })
+        .await;
+        agent.shutdown().await;
+        assert!(ok, "dead {dead:?}, alive {alive:?}");
+        assert!(still, "the live camera stalled");
+        assert!(
+            matches!(
+                dead.state,
+                CameraState::Reconnecting { .. } | CameraState::Connecting
+            ),
+            "{dead:?}"
+        );
+        assert_eq!(dead.frames_in, 0);
+        let err = dead.last_error.expect("the dead camera reports why");
+        assert!(!err.contains("s3cret"), "a password leaked: {err}");
+        assert_eq!(alive.state, CameraState::Streaming);
+        assert!(seen.iter().all(|t| &*t.meta.camera == "alive"));
+    });
+}
