@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs roadeye's demo on this machine: the default model (CenterNet, COCO-80) on the
-# sample images. Prints the detections and writes annotated copies to out/annotated/.
+# Sets up, builds and runs the roadeye demo: the sample pedestrian video, looping like a live camera,
+# analysed with the default model (detection, tracking); track summaries are logged every 5 s.
+# Runs until Ctrl-C; arguments go to `roadeye run` (e.g. --for 60 to stop after a minute).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-bash scripts/setup.sh "$@"
+bash scripts/setup.sh
 cargo build --release --locked --quiet
-OUT="out/annotated"
-./target/release/roadeye detect .deps/media/*.jpg --out "$OUT"
-echo "annotated images: $ROOT/$OUT" >&2
+exec ./target/release/roadeye run --config configs/demo.toml "$@"
