@@ -251,3 +251,98 @@ fn an_unreachable_camera_backs_off_while_another_keeps_streaming() {
         assert!(seen.iter().all(|t| &*t.meta.camera == "alive"));
     });
 }
+
+/// A 2 s, 30 fps H.264 clip made with GStreamer's test source.
+fn short_clip(dir: &Path) -> std::path::PathBuf {
+    use gstreamer::prelude::*;
+    roadeye::source::init().expect("GStreamer");
+    let path = dir.join("clip.mp4");
+    let pipeline = gstreamer::parse::launch(&format!(
+        "videotestsrc num-buffers=60 pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! \
+         x264enc ! mp4mux ! filesink location={}",
+        path.display()
+    ))
+    .expect("clip pipeline");
+    pipeline.set_state(gstreamer::State::Playing).expect("play");
+    let bus = pipeline.bus().expect("bus");
+    let msg = bus
+        .timed_pop_filtered(
+            gstreamer::ClockTime::from_seconds(30),
+            &[gstreamer::MessageType::Eos, gstreamer::MessageType::Error],
+        )
+        .expect("clip finished");
+    assert!(
+        matches!(msg.view(), gstreamer::MessageView::Eos(_)),
+        "{msg:?}"
+    );
+    pipeline.set_state(gstreamer::State::Null).expect("stop");
+    path
+}
+
+#[test]
+fn a_file_plays_once_at_its_rate_and_the_camera_ends() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("tmp");
+    let clip = short_clip(dir.path());
+    let cfg = config(
+        dir.path(),
+        "[[cameras]]\nid = \"clip\"\nurl = \"file:clip.mp4\"\nanalysis_fps = 5\n",
+    );
+    let rt = OrtRuntime::init(None).expect("ONNX Runtime");
+    assert!(clip.is_file());
+    runtime().block_on(async {
+        let started = Instant::now();
+        let (agent, mut rx) = Agent::start(&cfg, rt).expect("agent");
+        let mut seen = Vec::new();
+        let ended = wait_for(Duration::from_secs(30), &mut rx, &mut seen, |_| {
+            status(&agent, "clip").state == CameraState::Ended
+        })
+        .await;
+        let played = started.elapsed();
+        let st = status(&agent, "clip");
+        agent.shutdown().await;
+        assert!(ended, "{st:?}");
+        assert_eq!(st.frames_in, 60, "{st:?}");
+        // 5 of 30 fps: 10 of the 60 frames go to analysis, the rest are skipped by the policy.
+        assert!((48..=52).contains(&st.frames_skipped), "{st:?}");
+        // Every frame is accounted for (one may still wait in the slot when the file ends).
+        let accounted = st.frames_skipped + st.frames_analysed + st.frames_dropped;
+        assert!(st.frames_in - accounted <= 1, "{st:?}");
+        // Played like a camera, not as fast as it decodes.
+        assert!(played >= Duration::from_millis(1800), "{played:?}");
+        assert_eq!(st.reconnects, 0);
+    });
+}
+
+#[test]
+fn cameras_sharing_a_model_are_served_fairly() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("tmp");
+    let video = common::media("vtest.avi");
+    let cam = |id: &str| {
+        format!(
+            "[[cameras]]\nid = \"{id}\"\nurl = \"file://{}\"\nloop = true\n",
+            video.display()
+        )
+    };
+    let cfg = config(dir.path(), &format!("{}\n{}", cam("a"), cam("b")));
+    let rt = OrtRuntime::init(None).expect("ONNX Runtime");
+    runtime().block_on(async {
+        let (agent, mut rx) = Agent::start(&cfg, rt).expect("agent");
+        let mut seen = Vec::new();
+        // Inference is the bottleneck here: both cameras have a frame waiting most of the time.
+        let ok = wait_for(Duration::from_secs(60), &mut rx, &mut seen, |_| {
+            status(&agent, "a").frames_analysed + status(&agent, "b").frames_analysed >= 24
+        })
+        .await;
+        let (a, b) = (status(&agent, "a"), status(&agent, "b"));
+        agent.shutdown().await;
+        assert!(ok, "{a:?} {b:?}");
+        let (na, nb) = (a.frames_analysed as f64, b.frames_analysed as f64);
+        assert!(na / nb > 0.6 && na / nb < 1.67, "unfair: a {na}, b {nb}");
+        assert!(
+            a.frames_dropped > 0 && b.frames_dropped > 0,
+            "inference was not the bottleneck"
+        );
+    });
+}
