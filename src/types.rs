@@ -171,6 +171,9 @@ pub struct FrameMeta {
     /// Presentation time in the stream (running time of the current connection); it starts again
     /// when the camera reconnects or a file loops.
     pub pts: std::time::Duration,
+    /// Which connection of the camera (or which pass of a looping file) the frame belongs to;
+    /// `pts` is only comparable between frames of the same generation.
+    pub generation: u64,
     /// UTC wall-clock time at which the frame was received.
     pub captured_at: std::time::SystemTime,
     /// Frame width in pixels.

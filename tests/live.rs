@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::collections::{HashMap, HashSet};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -82,16 +83,46 @@ async fn wait_for(
     false
 }
 
+/// A 2 s, 30 fps H.264 clip made with GStreamer's test source.
+fn short_clip(dir: &Path) -> std::path::PathBuf {
+    use gstreamer::prelude::*;
+    roadeye::source::init().expect("GStreamer");
+    let path = dir.join("clip.mp4");
+    let pipeline = gstreamer::parse::launch(&format!(
+        "videotestsrc num-buffers=60 pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! \
+         x264enc ! mp4mux ! filesink location={}",
+        path.display()
+    ))
+    .expect("clip pipeline");
+    pipeline.set_state(gstreamer::State::Playing).expect("play");
+    let bus = pipeline.bus().expect("bus");
+    let msg = bus
+        .timed_pop_filtered(
+            gstreamer::ClockTime::from_seconds(30),
+            &[gstreamer::MessageType::Eos, gstreamer::MessageType::Error],
+        )
+        .expect("clip finished");
+    assert!(
+        matches!(msg.view(), gstreamer::MessageView::Eos(_)),
+        "{msg:?}"
+    );
+    pipeline.set_state(gstreamer::State::Null).expect("stop");
+    path
+}
+
 #[test]
 fn an_rtsp_camera_gives_person_tracks_that_last() {
     let _one = serial();
     let dir = tempfile::tempdir().expect("tmp");
-    let sim = CameraSim::start(&common::media("vtest.avi"), "127.0.0.1", 0, "/plaza").expect("sim");
+    // Over UDP, with the credentials in the URL.
+    let video = common::media("vtest.avi");
+    let sim = CameraSim::start(&video, "127.0.0.1", 0, "/plaza", Some(("viewer", "s3cret")))
+        .expect("sim");
+    let url = sim.url().replace("rtsp://", "rtsp://viewer:s3cret@");
     let cfg = config(
         dir.path(),
         &format!(
-            "[[cameras]]\nid = \"plaza\"\nurl = \"{}\"\n[cameras.detect]\nscore_threshold = 0.15\n",
-            sim.url()
+            "[[cameras]]\nid = \"plaza\"\nurl = \"{url}\"\ntransport = \"udp\"\n[cameras.detect]\nscore_threshold = 0.15\n"
         ),
     );
     let rt = OrtRuntime::init(None).expect("ONNX Runtime");
@@ -100,8 +131,7 @@ fn an_rtsp_camera_gives_person_tracks_that_last() {
         let mut seen = Vec::new();
         // A person tracked with one id over at least 2 s of stream time and 8 analysed frames.
         let lasting = |seen: &[Tracks]| {
-            let mut spans: std::collections::HashMap<u64, (Duration, Duration, u32)> =
-                Default::default();
+            let mut spans: HashMap<u64, (Duration, Duration, u32)> = HashMap::new();
             for t in seen {
                 for tr in t.tracks.iter().filter(|tr| &*tr.label == "person") {
                     let e = spans.entry(tr.id).or_insert((t.meta.pts, t.meta.pts, 0));
@@ -122,8 +152,8 @@ fn an_rtsp_camera_gives_person_tracks_that_last() {
             seen.len()
         );
         assert_eq!(st.state, CameraState::Streaming);
-        assert!(st.frames_in > 0 && st.frames_analysed as usize >= seen.len().min(1));
-        let persons: std::collections::HashSet<u64> = seen
+        assert!(st.frames_in > 0 && st.frames_analysed > 0);
+        let persons: HashSet<u64> = seen
             .iter()
             .flat_map(|t| {
                 t.tracks
@@ -150,11 +180,14 @@ fn a_camera_comes_back_within_10_s_of_its_server_restarting() {
     let dir = tempfile::tempdir().expect("tmp");
     let port = free_port();
     let video = common::media("vtest.avi");
-    let sim = CameraSim::start(&video, "127.0.0.1", port, "/plaza").expect("sim");
+    let creds = Some(("viewer", "s3cret"));
+    let sim = CameraSim::start(&video, "127.0.0.1", port, "/plaza", creds).expect("sim");
+    // Over TCP, with the credentials in their own fields.
     let cfg = config(
         dir.path(),
         &format!(
-            "[[cameras]]\nid = \"plaza\"\nurl = \"{}\"\nstall_timeout_s = 3\nreconnect_min_s = 0.5\nreconnect_max_s = 2\nanalysis_fps = 2\n",
+            "[[cameras]]\nid = \"plaza\"\nurl = \"{}\"\nusername = \"viewer\"\npassword = \"s3cret\"\n\
+             stall_timeout_s = 3\nreconnect_min_s = 0.5\nreconnect_max_s = 2\nanalysis_fps = 2\n",
             sim.url()
         ),
     );
@@ -184,7 +217,7 @@ fn a_camera_comes_back_within_10_s_of_its_server_restarting() {
         );
         assert!(down.last_error.is_some());
         let frames_before = down.frames_in;
-        let sim = CameraSim::start(&video, "127.0.0.1", port, "/plaza").expect("sim again");
+        let sim = CameraSim::start(&video, "127.0.0.1", port, "/plaza", creds).expect("sim again");
         let restarted = Instant::now();
         let back = wait_for(Duration::from_secs(10), &mut rx, &mut seen, |_| {
             let s = status(&agent, "plaza");
@@ -192,6 +225,12 @@ fn a_camera_comes_back_within_10_s_of_its_server_restarting() {
         })
         .await;
         let after = status(&agent, "plaza");
+        // Stream time restarted with the new connection: its frames are a new generation.
+        let first_generation = seen.first().map(|t| t.meta.generation);
+        let new_generation = wait_for(Duration::from_secs(20), &mut rx, &mut seen, |seen| {
+            seen.last().map(|t| t.meta.generation) > first_generation
+        })
+        .await;
         agent.shutdown().await;
         drop(sim);
         assert!(
@@ -202,7 +241,49 @@ fn a_camera_comes_back_within_10_s_of_its_server_restarting() {
             "frames resumed {:.1} s after the server restarted",
             restarted.elapsed().as_secs_f32()
         );
+        assert!(new_generation, "no analysed frame from the new connection");
     });
+}
+
+#[test]
+fn wrong_credentials_are_reported_without_the_password() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = CameraSim::start(
+        &common::media("vtest.avi"),
+        "127.0.0.1",
+        0,
+        "/plaza",
+        Some(("viewer", "right")),
+    )
+    .expect("sim");
+    let url = sim.url().replace("rtsp://", "rtsp://viewer:Wr0ngPass@");
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[[cameras]]\nid = \"plaza\"\nurl = \"{url}\"\nstall_timeout_s = 3\nreconnect_min_s = 0.5\nreconnect_max_s = 1\n"
+        ),
+    );
+    let rt = OrtRuntime::init(None).expect("ONNX Runtime");
+    runtime().block_on(async {
+        let (agent, mut rx) = Agent::start(&cfg, rt).expect("agent");
+        let mut seen = Vec::new();
+        let failed = wait_for(Duration::from_secs(20), &mut rx, &mut seen, |_| {
+            status(&agent, "plaza").reconnects >= 2
+        })
+        .await;
+        let st = status(&agent, "plaza");
+        agent.shutdown().await;
+        assert!(failed, "{st:?}");
+        assert_eq!(st.frames_in, 0);
+        let err = st.last_error.expect("the camera says why");
+        assert!(
+            err.to_lowercase().contains("unauthorized") || err.contains("401"),
+            "{err}"
+        );
+        assert!(!err.contains("Wr0ngPass"), "the password leaked: {err}");
+    });
+    drop(sim);
 }
 
 #[test]
@@ -214,7 +295,7 @@ fn an_unreachable_camera_backs_off_while_another_keeps_streaming() {
     let cfg = config(
         dir.path(),
         &format!(
-            "[[cameras]]\nid = \"dead\"\nurl = \"rtsp://admin:s3cret@127.0.0.1:{dead_port}/nothing\"\nstall_timeout_s = 2\nreconnect_min_s = 0.2\nreconnect_max_s = 1\n\n\
+            "[[cameras]]\nid = \"dead\"\nurl = \"rtsp://127.0.0.1:{dead_port}/nothing\"\nstall_timeout_s = 2\nreconnect_min_s = 0.2\nreconnect_max_s = 1\n\n\
              [[cameras]]\nid = \"alive\"\nurl = \"file://{}\"\nloop = true\nanalysis_fps = 3\n",
             video.display()
         ),
@@ -223,8 +304,12 @@ fn an_unreachable_camera_backs_off_while_another_keeps_streaming() {
     runtime().block_on(async {
         let (agent, mut rx) = Agent::start(&cfg, rt).expect("agent");
         let mut seen = Vec::new();
+        let mut longest_wait = Duration::ZERO;
         let ok = wait_for(Duration::from_secs(40), &mut rx, &mut seen, |_| {
-            status(&agent, "dead").reconnects >= 3 && status(&agent, "alive").frames_analysed >= 10
+            if let CameraState::Reconnecting { retry_in, .. } = status(&agent, "dead").state {
+                longest_wait = longest_wait.max(retry_in);
+            }
+            status(&agent, "dead").reconnects >= 5 && status(&agent, "alive").frames_analysed >= 10
         })
         .await;
         let (dead, alive) = (status(&agent, "dead"), status(&agent, "alive"));
@@ -245,38 +330,12 @@ fn an_unreachable_camera_backs_off_while_another_keeps_streaming() {
             "{dead:?}"
         );
         assert_eq!(dead.frames_in, 0);
-        let err = dead.last_error.expect("the dead camera reports why");
-        assert!(!err.contains("s3cret"), "a password leaked: {err}");
+        assert!(dead.last_error.is_some(), "the dead camera reports why");
+        // The backoff doubled from 0.2 s up to its 1 s cap.
+        assert_eq!(longest_wait, Duration::from_secs(1), "{dead:?}");
         assert_eq!(alive.state, CameraState::Streaming);
         assert!(seen.iter().all(|t| &*t.meta.camera == "alive"));
     });
-}
-
-/// A 2 s, 30 fps H.264 clip made with GStreamer's test source.
-fn short_clip(dir: &Path) -> std::path::PathBuf {
-    use gstreamer::prelude::*;
-    roadeye::source::init().expect("GStreamer");
-    let path = dir.join("clip.mp4");
-    let pipeline = gstreamer::parse::launch(&format!(
-        "videotestsrc num-buffers=60 pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! \
-         x264enc ! mp4mux ! filesink location={}",
-        path.display()
-    ))
-    .expect("clip pipeline");
-    pipeline.set_state(gstreamer::State::Playing).expect("play");
-    let bus = pipeline.bus().expect("bus");
-    let msg = bus
-        .timed_pop_filtered(
-            gstreamer::ClockTime::from_seconds(30),
-            &[gstreamer::MessageType::Eos, gstreamer::MessageType::Error],
-        )
-        .expect("clip finished");
-    assert!(
-        matches!(msg.view(), gstreamer::MessageView::Eos(_)),
-        "{msg:?}"
-    );
-    pipeline.set_state(gstreamer::State::Null).expect("stop");
-    path
 }
 
 #[test]
@@ -284,23 +343,24 @@ fn a_file_plays_once_at_its_rate_and_the_camera_ends() {
     let _one = serial();
     let dir = tempfile::tempdir().expect("tmp");
     let clip = short_clip(dir.path());
+    assert!(clip.is_file());
     let cfg = config(
         dir.path(),
         "[[cameras]]\nid = \"clip\"\nurl = \"file:clip.mp4\"\nanalysis_fps = 5\n",
     );
     let rt = OrtRuntime::init(None).expect("ONNX Runtime");
-    assert!(clip.is_file());
     runtime().block_on(async {
-        let started = Instant::now();
         let (agent, mut rx) = Agent::start(&cfg, rt).expect("agent");
         let mut seen = Vec::new();
         let ended = wait_for(Duration::from_secs(30), &mut rx, &mut seen, |_| {
             status(&agent, "clip").state == CameraState::Ended
         })
         .await;
-        let played = started.elapsed();
         let st = status(&agent, "clip");
         agent.shutdown().await;
+        while let Ok(t) = rx.try_recv() {
+            seen.push(t);
+        }
         assert!(ended, "{st:?}");
         assert_eq!(st.frames_in, 60, "{st:?}");
         // 5 of 30 fps: 10 of the 60 frames go to analysis, the rest are skipped by the policy.
@@ -308,9 +368,20 @@ fn a_file_plays_once_at_its_rate_and_the_camera_ends() {
         // Every frame is accounted for (one may still wait in the slot when the file ends).
         let accounted = st.frames_skipped + st.frames_analysed + st.frames_dropped;
         assert!(st.frames_in - accounted <= 1, "{st:?}");
-        // Played like a camera, not as fast as it decodes.
-        assert!(played >= Duration::from_millis(1800), "{played:?}");
         assert_eq!(st.reconnects, 0);
+        // Played like a camera: frames were received as far apart as their timestamps say.
+        let (first, last) = (seen.first().expect("frames"), seen.last().expect("frames"));
+        let stream = last.meta.pts.saturating_sub(first.meta.pts);
+        let wall = last
+            .meta
+            .captured_at
+            .duration_since(first.meta.captured_at)
+            .expect("clock");
+        assert!(stream >= Duration::from_millis(1400), "{stream:?}");
+        assert!(
+            wall.as_secs_f64() >= 0.8 * stream.as_secs_f64(),
+            "wall {wall:?} for stream {stream:?}"
+        );
     });
 }
 
@@ -330,7 +401,6 @@ fn cameras_sharing_a_model_are_served_fairly() {
     runtime().block_on(async {
         let (agent, mut rx) = Agent::start(&cfg, rt).expect("agent");
         let mut seen = Vec::new();
-        // Inference is the bottleneck here: both cameras have a frame waiting most of the time.
         let ok = wait_for(Duration::from_secs(60), &mut rx, &mut seen, |_| {
             status(&agent, "a").frames_analysed + status(&agent, "b").frames_analysed >= 24
         })
@@ -340,9 +410,5 @@ fn cameras_sharing_a_model_are_served_fairly() {
         assert!(ok, "{a:?} {b:?}");
         let (na, nb) = (a.frames_analysed as f64, b.frames_analysed as f64);
         assert!(na / nb > 0.6 && na / nb < 1.67, "unfair: a {na}, b {nb}");
-        assert!(
-            a.frames_dropped > 0 && b.frames_dropped > 0,
-            "inference was not the bottleneck"
-        );
     });
 }

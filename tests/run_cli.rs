@@ -3,13 +3,23 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// Kills the child if the test ends early, so a failure never leaves an agent running.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn run_streams_logs_tracks_and_stops_cleanly_on_sigterm() {
-    let mut child = common::roadeye()
+    let child = common::roadeye()
         .args([
             "run",
             "--config",
@@ -21,7 +31,8 @@ fn run_streams_logs_tracks_and_stops_cleanly_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("roadeye run");
-    let stderr = child.stderr.take().expect("stderr");
+    let mut child = KillOnDrop(child);
+    let stderr = child.0.stderr.take().expect("stderr");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -42,13 +53,22 @@ fn run_streams_logs_tracks_and_stops_cleanly_on_sigterm() {
             Err(_) => break false,
         }
     };
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("kill");
     assert!(killed.success());
-    let status = child.wait().expect("wait");
+    // A clean shutdown takes well under a second; 30 s means it hangs.
+    let mut status = None;
+    for _ in 0..300 {
+        status = child.0.try_wait().expect("wait");
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = status.expect("roadeye run did not stop within 30 s of SIGTERM");
     log.extend(rx.try_iter());
     let text = log.join("\n");
     assert!(tracked, "no tracked person in the log:\n{text}");

@@ -42,8 +42,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     let rt = OrtRuntime::init(cfg.onnxruntime().as_deref())?;
-    let every = Duration::from_secs_f64(args.summary_every.max(0.1));
-    let limit = args.duration.map(|s| Duration::from_secs_f64(s.max(0.0)));
+    let every = Duration::try_from_secs_f64(args.summary_every.max(0.1))
+        .context("--summary-every must be a number of seconds")?;
+    let limit = args
+        .duration
+        .map(|s| Duration::try_from_secs_f64(s.max(0.0)))
+        .transpose()
+        .context("--for must be a number of seconds")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -66,6 +71,7 @@ async fn serve(
     let deadline = tokio::time::sleep(limit.unwrap_or(Duration::from_secs(u64::from(u32::MAX))));
     tokio::pin!(deadline);
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let reason = loop {
         tokio::select! {
             Some(t) = tracks.recv() => summary.add(&t),
@@ -78,14 +84,22 @@ async fn serve(
                     break "every source ended";
                 }
             }
-            _ = tokio::signal::ctrl_c() => break "SIGINT",
+            _ = int.recv() => break "SIGINT",
             _ = term.recv() => break "SIGTERM",
             _ = &mut deadline => break "time limit reached",
         }
     };
     tracing::info!("stopping ({reason})");
     let statuses = agent.statuses();
-    agent.shutdown().await;
+    // Keep draining the tracks while the stages stop, so none of them waits on a full queue.
+    let shutdown = agent.shutdown();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(t) = tracks.recv() => summary.add(&t),
+        }
+    }
     while let Ok(t) = tracks.try_recv() {
         summary.add(&t);
     }

@@ -20,10 +20,17 @@ pub struct SimArgs {
     /// Address to listen on (0.0.0.0 for other machines).
     #[arg(long, default_value = "127.0.0.1")]
     address: String,
+    /// Require this user name (RTSP basic auth); needs --password.
+    #[arg(long, requires = "password")]
+    user: Option<String>,
+    /// The password for --user.
+    #[arg(long, requires = "user")]
+    password: Option<String>,
 }
 
 pub fn run(args: SimArgs) -> Result<ExitCode> {
-    let sim = CameraSim::start(&args.file, &args.address, args.port, &args.path)?;
+    let creds = args.user.as_deref().zip(args.password.as_deref());
+    let sim = CameraSim::start(&args.file, &args.address, args.port, &args.path, creds)?;
     println!(
         "serving {} at {} (H.264, looping); Ctrl-C stops",
         args.file.display(),

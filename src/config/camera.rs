@@ -6,8 +6,26 @@ use crate::infer::PostprocessOverride;
 use crate::source::Transport;
 use crate::track::TrackerParams;
 
-/// One camera and how it is analysed.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// A secret from the config (a password): never printed, not even in debug output.
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// One camera and how it is analysed. Its `Debug` output hides the URL's credentials.
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CameraConfig {
     /// Camera id, unique on this box (letters, digits, `-`, `_`); an MQTT topic segment.
@@ -34,12 +52,12 @@ pub struct CameraConfig {
     /// RTSP jitter-buffer latency in milliseconds.
     #[serde(default = "default_latency")]
     pub latency_ms: u32,
-    /// RTSP user name, when it is not in the URL.
+    /// RTSP (or HTTP) user name, when it is not in the URL.
     #[serde(default)]
     pub username: Option<String>,
-    /// RTSP password, when it is not in the URL.
+    /// RTSP (or HTTP) password, when it is not in the URL.
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// For `file:` sources: start again at the end (a demo or test feed). Otherwise the camera
     /// ends with the file.
     #[serde(default, rename = "loop")]
@@ -92,3 +110,16 @@ fn default_reconnect_max() -> f32 {
 
 /// URL schemes a camera source may use.
 pub const SCHEMES: [&str; 6] = ["rtsp", "rtsps", "file", "http", "https", "v4l2"];
+
+impl std::fmt::Debug for CameraConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CameraConfig")
+            .field("id", &self.id)
+            .field("url", &crate::config::validate::redact(&self.url))
+            .field("enabled", &self.enabled)
+            .field("model", &self.model)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .finish_non_exhaustive()
+    }
+}

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use camera::{CameraConfig, SCHEMES};
+pub use camera::{CameraConfig, SCHEMES, Secret};
 pub use runtime::RuntimeConfig;
 pub use site::SiteConfig;
 

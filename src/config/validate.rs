@@ -90,10 +90,10 @@ pub fn validate(cfg: &LoadedConfig) -> Vec<Problem> {
 fn stream_problems(cam: &super::CameraConfig) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut positive = |field: &str, v: f32| {
-        if !(v > 0.0 && v.is_finite()) {
+        if !(v > 0.0 && v <= 3600.0) {
             out.push((
                 field.to_string(),
-                format!("{v} must be a positive number of seconds"),
+                format!("{v} must be a number of seconds in (0, 3600]"),
             ));
         }
     };
@@ -110,11 +110,11 @@ fn stream_problems(cam: &super::CameraConfig) -> Vec<(String, String)> {
         ));
     }
     if let Some(fps) = cam.analysis_fps
-        && !(fps > 0.0 && fps.is_finite())
+        && !(0.01..=1000.0).contains(&fps)
     {
         out.push((
             "analysis_fps".into(),
-            format!("{fps} must be a positive number (or leave it unset)"),
+            format!("{fps} is outside 0.01..1000 (or leave it unset)"),
         ));
     }
     if let Some(w) = cam.analysis_width

@@ -50,6 +50,9 @@ pub enum PipelineError {
     /// A thread could not be started.
     #[error("cannot start a thread: {0}")]
     Thread(#[from] std::io::Error),
+    /// GStreamer could not be initialised.
+    #[error("{0}")]
+    Init(SourceError),
     /// No camera is enabled.
     #[error("no enabled camera in the config")]
     NoCameras,
@@ -69,10 +72,7 @@ impl Agent {
         cfg: &LoadedConfig,
         rt: &OrtRuntime,
     ) -> Result<(Agent, mpsc::Receiver<Tracks>), PipelineError> {
-        crate::source::init().map_err(|source| PipelineError::Source {
-            camera: String::new(),
-            source,
-        })?;
+        crate::source::init().map_err(PipelineError::Init)?;
         let (tracks_tx, tracks_rx) = mpsc::channel(TRACKS_QUEUE);
         let mut by_model: HashMap<PathBuf, (LoadedSpec, Vec<usize>)> = HashMap::new();
         let enabled: Vec<_> = cfg.config.cameras.iter().filter(|c| c.enabled).collect();
@@ -80,7 +80,9 @@ impl Agent {
             return Err(PipelineError::NoCameras);
         }
         for (i, cam) in enabled.iter().enumerate() {
+            // The same model named two ways is still one session.
             let path = cfg.model_spec_path(cam);
+            let path = path.canonicalize().unwrap_or(path);
             if let Some(entry) = by_model.get_mut(&path) {
                 entry.1.push(i);
                 continue;
@@ -123,6 +125,8 @@ impl Agent {
                 let slot = Arc::new(LatestFrame::default());
                 let camera = Camera::start(settings, Arc::clone(&slot), Arc::clone(&signal));
                 worker_cams.push(WorkerCamera {
+                    id: CameraId::from(cam.id.as_str()),
+                    failing: false,
                     slot,
                     status: camera.status_cell(),
                     post,
@@ -155,11 +159,11 @@ impl Agent {
         let (cameras, workers) = (self.cameras, self.workers);
         // Joining threads blocks: keep it off the async workers.
         let _ = tokio::task::spawn_blocking(move || {
-            for c in cameras {
-                c.stop();
-            }
             for w in workers {
                 w.stop();
+            }
+            for c in cameras {
+                c.stop();
             }
         })
         .await;
@@ -171,7 +175,12 @@ impl Agent {
 
 /// A camera's tracking stage: detections in, confirmed tracks out.
 async fn track(mut tracker: Tracker, mut rx: mpsc::Receiver<Detections>, tx: mpsc::Sender<Tracks>) {
+    let mut generation = None;
     while let Some(d) = rx.recv().await {
+        // A new connection or a loop of a file: earlier tracks belong to another stream.
+        if generation.replace(d.meta.generation) != Some(d.meta.generation) {
+            tracker.reset();
+        }
         let tracks = tracker.update(d.meta.pts, &d.detections);
         if tx
             .send(Tracks {

@@ -15,6 +15,8 @@ use crate::types::{Detections, Frame};
 
 /// One camera as the inference worker sees it.
 pub struct WorkerCamera {
+    /// The camera's id, for logs.
+    pub id: crate::types::CameraId,
     /// The camera's latest-frame slot.
     pub slot: Arc<LatestFrame>,
     /// Its status, to count analysed frames.
@@ -23,6 +25,8 @@ pub struct WorkerCamera {
     pub post: Postprocessor,
     /// Where its detections go (its tracker).
     pub tx: mpsc::Sender<Detections>,
+    /// Whether its last frame failed (one warning per episode).
+    pub failing: bool,
 }
 
 /// A running inference thread.
@@ -80,7 +84,6 @@ fn serve(
 ) {
     let model = runner.spec().spec.name.clone();
     let mut next = 0usize;
-    let mut failing = false;
     while !stop.load(Ordering::SeqCst) {
         let n = cameras.len();
         let mut worked = false;
@@ -90,13 +93,26 @@ fn serve(
                 continue;
             };
             worked = true;
-            match analyse(&mut runner, &mut cameras[i], frame) {
-                Ok(()) => failing = false,
-                Err(e) if !failing => {
-                    tracing::warn!(model = %model, "inference failed: {e}");
-                    failing = true;
+            let cam = &mut cameras[i];
+            // A panic on one frame (a decoder bug, a malformed output) must not end inference for
+            // every camera of the model.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                analyse(&mut runner, cam, frame, stop)
+            }))
+            .unwrap_or_else(|_| Err("inference panicked on this frame".to_string()));
+            match result {
+                Ok(()) if cam.failing => {
+                    tracing::info!(camera = %cam.id, model = %model, "inference works again");
+                    cam.failing = false;
                 }
-                Err(e) => tracing::debug!(model = %model, "inference failed again: {e}"),
+                Ok(()) => {}
+                Err(e) if !cam.failing => {
+                    tracing::warn!(camera = %cam.id, model = %model, "inference failed: {e}");
+                    cam.failing = true;
+                }
+                Err(e) => {
+                    tracing::debug!(camera = %cam.id, model = %model, "inference failed again: {e}")
+                }
             }
         }
         next = (next + 1) % n.max(1);
@@ -106,18 +122,35 @@ fn serve(
     }
 }
 
-fn analyse(runner: &mut ModelRunner, cam: &mut WorkerCamera, frame: Frame) -> Result<(), String> {
+fn analyse(
+    runner: &mut ModelRunner,
+    cam: &mut WorkerCamera,
+    frame: Frame,
+    stop: &AtomicBool,
+) -> Result<(), String> {
     let view = frame.pixels.view().ok_or("a frame could not be read")?;
     let (detections, _) = runner
         .detect(view, &mut cam.post)
         .map_err(|e| e.to_string())?;
     drop(frame.pixels);
     cam.status.update(|s| s.frames_analysed += 1);
-    // Back-pressure from a slow tracker would stall every camera of this model; the tracker is far
-    // faster than inference, so this only blocks briefly if ever. A closed channel means shutdown.
-    let _ = cam.tx.blocking_send(Detections {
+    let mut msg = Detections {
         meta: frame.meta,
         detections,
-    });
-    Ok(())
+    };
+    // The tracker is far faster than inference, so the queue is rarely full; when it is (a slow
+    // consumer downstream), wait, but give up at shutdown instead of blocking forever.
+    loop {
+        match cam.tx.try_send(msg) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Ok(()),
+            Err(mpsc::error::TrySendError::Full(m)) => {
+                if stop.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+                msg = m;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
 }

@@ -24,14 +24,22 @@ pub struct Camera {
     thread: Option<JoinHandle<()>>,
 }
 
+/// A connection that has streamed this long was healthy: its failure starts a new episode (logged
+/// as a warning, backoff from the start). Shorter ones are part of the same episode, so a camera
+/// that sends a frame and dies is not retried at full speed forever.
+const HEALTHY_AFTER: Duration = Duration::from_secs(30);
+
 /// What the appsink callback shares with the supervisor.
 struct Shared {
     settings: SourceSettings,
     status: Arc<StatusCell>,
     slot: Arc<LatestFrame>,
     signal: Arc<Signal>,
-    gate: Mutex<RateGate>,
+    /// The analysis-rate gate and the generation it was made for.
+    gate: Mutex<(u64, RateGate)>,
     seq: AtomicU64,
+    /// Bumped at each connection and each loop of a file (see [`FrameMeta::generation`]).
+    generation: AtomicU64,
     /// Milliseconds since `epoch` of the last frame; 0 = none yet on this connection.
     last_frame_ms: AtomicU64,
     epoch: Mutex<Instant>,
@@ -40,7 +48,14 @@ struct Shared {
 enum Outcome {
     Stopped,
     Ended,
-    Failed { error: String, streamed: bool },
+    Failed(String),
+}
+
+/// The supervisor's memory across connections.
+struct Episode {
+    backoff: Backoff,
+    /// Inside a failure episode (retries are logged quietly).
+    failing: bool,
 }
 
 impl Camera {
@@ -49,12 +64,13 @@ impl Camera {
         let status = Arc::new(StatusCell::default());
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
-            gate: Mutex::new(RateGate::new(settings.analysis_fps)),
+            gate: Mutex::new((0, RateGate::new(settings.analysis_fps))),
             settings: settings.clone(),
             status: Arc::clone(&status),
             slot,
             signal,
             seq: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
             last_frame_ms: AtomicU64::new(0),
             epoch: Mutex::new(Instant::now()),
         });
@@ -113,32 +129,31 @@ impl Drop for Camera {
 
 fn supervise(shared: &Arc<Shared>, stop: &AtomicBool) {
     let s = &shared.settings;
-    let mut backoff = Backoff::new(s.reconnect_min, s.reconnect_max);
-    let mut failing = false;
+    let mut episode = Episode {
+        backoff: Backoff::new(s.reconnect_min, s.reconnect_max),
+        failing: false,
+    };
     loop {
         shared
             .status
             .update(|st| st.state = CameraState::Connecting);
-        match run_once(shared, stop) {
+        match run_once(shared, stop, &mut episode) {
             Outcome::Stopped => break,
             Outcome::Ended => {
                 tracing::info!(camera = %s.camera, "the file ended");
                 shared.status.update(|st| st.state = CameraState::Ended);
                 return;
             }
-            Outcome::Failed { error, streamed } => {
-                if streamed {
-                    backoff.reset();
-                }
-                let delay = backoff.next_delay();
-                let attempt = backoff.attempts();
+            Outcome::Failed(error) => {
+                let delay = episode.backoff.next_delay();
+                let attempt = episode.backoff.attempts();
                 // Once per episode at warn level; the retries of the same episode at debug.
-                if !failing || streamed {
-                    tracing::warn!(camera = %s.camera, source = %s.display, retry_in = ?delay, "camera failed: {error}");
-                } else {
+                if episode.failing {
                     tracing::debug!(camera = %s.camera, attempt, retry_in = ?delay, "camera still failing: {error}");
+                } else {
+                    tracing::warn!(camera = %s.camera, source = %s.display, retry_in = ?delay, "camera failed: {error}");
                 }
-                failing = true;
+                episode.failing = true;
                 shared.status.update(|st| {
                     st.state = CameraState::Reconnecting {
                         attempt,
@@ -169,24 +184,28 @@ fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
 }
 
 /// One connection: build, play, and watch until it fails, ends or is stopped.
-fn run_once(shared: &Arc<Shared>, stop: &AtomicBool) -> Outcome {
+fn run_once(shared: &Arc<Shared>, stop: &AtomicBool, episode: &mut Episode) -> Outcome {
     let s = &shared.settings;
-    *shared.epoch.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+    shared.generation.fetch_add(1, Ordering::SeqCst);
     shared.last_frame_ms.store(0, Ordering::SeqCst);
     let cb = Arc::clone(shared);
     let pipeline = match Pipeline::build(s, move |sample| on_sample(&cb, &sample)) {
         Ok(p) => p,
-        Err(e) => return failed(e.to_string(), false),
+        Err(e) => return Outcome::Failed(e.to_string()),
     };
     let Some(bus) = pipeline.bus() else {
-        return failed("the pipeline has no bus".into(), false);
+        return Outcome::Failed("the pipeline has no bus".into());
     };
-    if let Err(e) = pipeline.play() {
-        let detail = bus_error(&bus).unwrap_or_default();
-        return failed(format!("{e}{detail}"), false);
-    }
+    // One reference point for every silence measure of this connection.
     let started = Instant::now();
-    let mut streaming = false;
+    *shared.epoch.lock().unwrap_or_else(PoisonError::into_inner) = started;
+    if let Err(e) = pipeline.play() {
+        let detail = bus_error(&bus)
+            .map(|d| redact_text(&d, s))
+            .unwrap_or_default();
+        return Outcome::Failed(format!("{e}{detail}"));
+    }
+    let mut streaming_since: Option<Instant> = None;
     loop {
         if stop.load(Ordering::SeqCst) {
             return Outcome::Stopped;
@@ -198,46 +217,47 @@ fn run_once(shared: &Arc<Shared>, stop: &AtomicBool) -> Outcome {
                     if let Some(detail) = e.debug() {
                         tracing::debug!(camera = %s.camera, "GStreamer: {}", redact_text(&detail, s));
                     }
-                    return failed(redact_text(&e.error().to_string(), s), streaming);
+                    return Outcome::Failed(redact_text(&e.error().to_string(), s));
                 }
                 MessageView::Eos(_) if s.is_file() && s.looping => {
+                    shared.generation.fetch_add(1, Ordering::SeqCst);
                     if let Err(e) = pipeline.rewind() {
-                        return failed(e.to_string(), streaming);
+                        return Outcome::Failed(e.to_string());
                     }
                 }
                 MessageView::Eos(_) if s.is_file() => return Outcome::Ended,
-                MessageView::Eos(_) => return failed("the stream ended".into(), streaming),
+                MessageView::Eos(_) => return Outcome::Failed("the stream ended".into()),
                 _ => {}
             }
         }
         let last = shared.last_frame_ms.load(Ordering::SeqCst);
-        let since_start = started.elapsed();
-        if last > 0 && !streaming {
-            streaming = true;
-            tracing::info!(camera = %s.camera, source = %s.display, "streaming");
+        if last > 0 && streaming_since.is_none() {
+            streaming_since = Some(Instant::now());
+            if episode.failing {
+                tracing::debug!(camera = %s.camera, "streaming (not yet healthy)");
+            } else {
+                tracing::info!(camera = %s.camera, source = %s.display, "streaming");
+            }
             shared.status.update(|st| st.state = CameraState::Streaming);
         }
-        let silent_for = if last == 0 {
-            since_start
-        } else {
-            since_start.saturating_sub(Duration::from_millis(last))
-        };
+        if streaming_since.is_some_and(|t| t.elapsed() >= HEALTHY_AFTER) && episode.failing {
+            tracing::info!(camera = %s.camera, attempts = episode.backoff.attempts(), "streaming again");
+            episode.failing = false;
+            episode.backoff.reset();
+        } else if streaming_since.is_some_and(|t| t.elapsed() >= HEALTHY_AFTER) {
+            episode.backoff.reset();
+        }
+        let since_start = started.elapsed();
+        let silent_for = since_start.saturating_sub(Duration::from_millis(last));
         if silent_for > s.stall_timeout {
-            let what = if streaming {
+            let what = if last > 0 {
                 "no frame for"
             } else {
                 "no frame within"
             };
-            return failed(
-                format!("{what} {:.1} s", silent_for.as_secs_f32()),
-                streaming,
-            );
+            return Outcome::Failed(format!("{what} {:.1} s", silent_for.as_secs_f32()));
         }
     }
-}
-
-fn failed(error: String, streamed: bool) -> Outcome {
-    Outcome::Failed { error, streamed }
 }
 
 /// The first error waiting on the bus, as `: message`.
@@ -255,13 +275,9 @@ fn bus_error(bus: &gst::Bus) -> Option<String> {
 /// GStreamer messages may quote the URL; never let credentials through.
 fn redact_text(text: &str, s: &SourceSettings) -> String {
     let mut out = text.replace(&s.uri, &s.display);
-    for secret in [s.password.as_deref(), s.username.as_deref()]
-        .into_iter()
-        .flatten()
-    {
-        if !secret.is_empty() {
-            out = out.replace(secret, "***");
-        }
+    // The user name is not secret (and short names would mangle words); the password is.
+    if let Some(secret) = s.password.as_deref().filter(|p| !p.is_empty()) {
+        out = out.replace(secret, "***");
     }
     if out.contains("://") {
         out = out
@@ -288,11 +304,14 @@ fn on_sample(shared: &Shared, sample: &gst::Sample) {
     shared.last_frame_ms.store(since, Ordering::SeqCst);
     shared.status.update(|st| st.frames_in += 1);
     let pts = running_time(sample).unwrap_or_else(|| epoch.elapsed());
-    let admitted = shared
-        .gate
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .admit(pts);
+    let generation = shared.generation.load(Ordering::SeqCst);
+    let admitted = {
+        let mut gate = shared.gate.lock().unwrap_or_else(PoisonError::into_inner);
+        if gate.0 != generation {
+            *gate = (generation, RateGate::new(shared.settings.analysis_fps));
+        }
+        gate.1.admit(pts)
+    };
     if !admitted {
         shared.status.update(|st| st.frames_skipped += 1);
         return;
@@ -308,6 +327,7 @@ fn on_sample(shared: &Shared, sample: &gst::Sample) {
             camera: Arc::clone(&shared.settings.camera),
             seq: shared.seq.fetch_add(1, Ordering::SeqCst),
             pts,
+            generation,
             captured_at: SystemTime::now(),
             width,
             height,
@@ -331,4 +351,28 @@ fn running_time(sample: &gst::Sample) -> Option<Duration> {
     let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
     let rt = segment.to_running_time(pts)?;
     Some(Duration::from_nanos(rt.nseconds()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gstreamer_messages_never_carry_credentials() {
+        let cfg: crate::config::CameraConfig = toml::from_str(
+            "id = \"c\"\nurl = \"rtsp://admin:pa55@10.0.0.9/live\"\nusername = \"op\"\npassword = \"s3cr%t\"",
+        )
+        .expect("camera");
+        let s = SourceSettings::from_config(&cfg, std::path::Path::new(".")).expect("settings");
+        let text = "Could not open resource (gstrtspsrc.c: rtsp://admin:pa55@10.0.0.9/live) as op with s3cr%t; \
+                    redirected to 'rtsp://admin:pa55@10.0.0.10/live'";
+        let clean = redact_text(text, &s);
+        for secret in ["pa55", "s3cr%t", "admin:"] {
+            assert!(!clean.contains(secret), "{secret} in {clean}");
+        }
+        assert!(clean.contains("rtsp://***@10.0.0.9/live"), "{clean}");
+        assert!(clean.starts_with("Could not open resource"), "{clean}");
+        assert!(!format!("{s:?}").contains("pa55") && !format!("{s:?}").contains("s3cr%t"));
+        assert!(!format!("{cfg:?}").contains("pa55") && !format!("{cfg:?}").contains("s3cr%t"));
+    }
 }

@@ -14,7 +14,7 @@ impl RateGate {
     pub fn new(fps: Option<f32>) -> RateGate {
         let period = fps
             .filter(|f| *f > 0.0 && f.is_finite())
-            .map(|f| Duration::from_secs_f64(1.0 / f64::from(f)));
+            .and_then(|f| Duration::try_from_secs_f64(1.0 / f64::from(f)).ok());
         RateGate {
             period,
             next_due: None,

@@ -126,7 +126,8 @@ pub fn init() -> Result<(), SourceError> {
     gst::init().map_err(|e| SourceError::Init(e.to_string()))
 }
 
-/// rtspsrc properties, applied when `uridecodebin` creates its source.
+/// Source element properties (RTSP transport and latency, credentials), applied when
+/// `uridecodebin` creates its source.
 #[derive(Clone)]
 struct RtspOptions {
     transport: Transport,
@@ -148,8 +149,20 @@ impl From<&SourceSettings> for RtspOptions {
 
 impl RtspOptions {
     fn apply(&self, src: &gst::Element) {
-        let is_rtsp = src.factory().is_some_and(|f| f.name() == "rtspsrc");
-        if !is_rtsp {
+        let factory = src
+            .factory()
+            .map(|f| f.name().to_string())
+            .unwrap_or_default();
+        // Both the RTSP and the HTTP source take separate credentials.
+        if factory == "rtspsrc" || factory == "souphttpsrc" {
+            if let Some(u) = &self.username {
+                src.set_property("user-id", u);
+            }
+            if let Some(p) = &self.password {
+                src.set_property("user-pw", p);
+            }
+        }
+        if factory != "rtspsrc" {
             return;
         }
         src.set_property("latency", self.latency_ms);
@@ -160,12 +173,6 @@ impl RtspOptions {
                 Transport::Udp => "udp",
             },
         );
-        if let Some(u) = &self.username {
-            src.set_property("user-id", u);
-        }
-        if let Some(p) = &self.password {
-            src.set_property("user-pw", p);
-        }
     }
 }
 

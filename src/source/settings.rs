@@ -21,8 +21,8 @@ pub enum Transport {
     Udp,
 }
 
-/// Everything a camera's pipeline and supervisor need.
-#[derive(Debug, Clone)]
+/// Everything a camera's pipeline and supervisor need. Its `Debug` output hides credentials.
+#[derive(Clone)]
 pub struct SourceSettings {
     /// The camera.
     pub camera: CameraId,
@@ -58,7 +58,9 @@ impl SourceSettings {
     /// Settings for `cam`; relative file paths are resolved against `base_dir` (the config's folder).
     pub fn from_config(cam: &CameraConfig, base_dir: &Path) -> Result<SourceSettings, SourceError> {
         let uri = resolve_uri(&cam.url, base_dir)?;
-        let secs = |v: f32| Duration::from_secs_f32(v.max(0.0));
+        // Validation bounds these; out-of-range values still never panic.
+        let secs =
+            |v: f32| Duration::try_from_secs_f32(v.max(0.0)).unwrap_or(Duration::from_secs(3600));
         Ok(SourceSettings {
             camera: CameraId::from(cam.id.as_str()),
             display: redact(&uri),
@@ -66,7 +68,7 @@ impl SourceSettings {
             transport: cam.transport,
             latency: Duration::from_millis(u64::from(cam.latency_ms)),
             username: cam.username.clone(),
-            password: cam.password.clone(),
+            password: cam.password.as_ref().map(|p| p.expose().to_string()),
             looping: cam.looping,
             realtime: true,
             analysis_fps: cam.analysis_fps,
@@ -103,5 +105,19 @@ pub fn resolve_uri(url: &str, base_dir: &Path) -> Result<String, SourceError> {
                 })
         }
         _ => Ok(url.to_string()),
+    }
+}
+
+impl std::fmt::Debug for SourceSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceSettings")
+            .field("camera", &self.camera)
+            .field("uri", &self.display)
+            .field("transport", &self.transport)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("looping", &self.looping)
+            .field("analysis_fps", &self.analysis_fps)
+            .finish_non_exhaustive()
     }
 }

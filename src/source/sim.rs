@@ -19,7 +19,9 @@ use gstreamer_rtsp_server::prelude::*;
 
 use super::SourceError;
 
-const MEDIA: &str = "( appsrc name=src is-live=true format=time ! videoconvert ! \
+// `do-timestamp`: frames are stamped with the media's running time as they are pushed (in real
+// time), so timestamps follow the stream clock across loops.
+const MEDIA: &str = "( appsrc name=src is-live=true format=time do-timestamp=true ! videoconvert ! \
     x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate=2000 ! \
     video/x-h264,profile=constrained-baseline ! rtph264pay name=pay0 pt=96 config-interval=1 )";
 
@@ -36,12 +38,14 @@ pub struct CameraSim {
 }
 
 impl CameraSim {
-    /// Serves `file` at `rtsp://address:port/path` (`port` 0 picks a free one).
+    /// Serves `file` at `rtsp://address:port/path` (`port` 0 picks a free one); with
+    /// `credentials` (user, password) clients must authenticate (RTSP basic auth).
     pub fn start(
         file: &Path,
         address: &str,
         port: u16,
         path: &str,
+        credentials: Option<(&str, &str)>,
     ) -> Result<CameraSim, SourceError> {
         super::init()?;
         if !file.is_file() {
@@ -50,6 +54,7 @@ impl CameraSim {
                 file.display()
             )));
         }
+        probe(file)?;
         let path = if path.starts_with('/') {
             path.to_string()
         } else {
@@ -68,6 +73,20 @@ impl CameraSim {
         let factory = rtsp::RTSPMediaFactory::new();
         factory.set_launch(MEDIA);
         factory.set_shared(true);
+        if let Some((user, password)) = credentials {
+            let auth = rtsp::RTSPAuth::new();
+            let token = rtsp::RTSPToken::builder()
+                .field(rtsp::RTSP_TOKEN_MEDIA_FACTORY_ROLE, "viewer")
+                .build();
+            auth.add_basic(rtsp::RTSPAuth::make_basic(user, password).as_str(), &token);
+            server.set_auth(Some(&auth));
+            factory.add_role_from_structure(
+                &gst::Structure::builder("viewer")
+                    .field(rtsp::RTSP_PERM_MEDIA_FACTORY_ACCESS, true)
+                    .field(rtsp::RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, true)
+                    .build(),
+            );
+        }
         let (f_stop, f_list) = (Arc::clone(&stop), Arc::clone(&feeders));
         factory.connect_media_configure(move |_, media| {
             let Some(appsrc) = media
@@ -88,10 +107,10 @@ impl CameraSim {
                     }
                 });
             if let Ok(handle) = spawned {
-                f_list
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(handle);
+                let mut list = f_list.lock().unwrap_or_else(PoisonError::into_inner);
+                // Feeders of media whose clients left have finished: forget them.
+                list.retain(|h| !h.is_finished());
+                list.push(handle);
             }
         });
         mounts.add_factory(&path, factory);
@@ -224,13 +243,8 @@ fn feed(file: &Path, appsrc: &gst_app::AppSrc, stop: &AtomicBool) -> Result<(), 
                 let mut out = buffer.copy();
                 {
                     let out = out.make_mut();
-                    let pts = gst::ClockTime::from_nseconds(
-                        u64::try_from(frame.as_nanos())
-                            .unwrap_or(u64::MAX)
-                            .saturating_mul(n),
-                    );
-                    out.set_pts(pts);
-                    out.set_dts(pts);
+                    out.set_pts(gst::ClockTime::NONE);
+                    out.set_dts(gst::ClockTime::NONE);
                     out.set_duration(gst::ClockTime::from_nseconds(
                         u64::try_from(frame.as_nanos()).unwrap_or(0),
                     ));
@@ -253,6 +267,49 @@ fn feed(file: &Path, appsrc: &gst_app::AppSrc, stop: &AtomicBool) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// Checks that GStreamer can decode `file`, so a bad file fails at start instead of serving nothing.
+fn probe(file: &Path) -> Result<(), SourceError> {
+    let bad = |why: String| SourceError::Sim(format!("cannot decode '{}': {why}", file.display()));
+    let src = gst::ElementFactory::make("filesrc")
+        .property("location", file.to_string_lossy().as_ref())
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
+    let decode = gst::ElementFactory::make("decodebin")
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
+    let pipeline = gst::Pipeline::new();
+    pipeline
+        .add_many([&src, &decode])
+        .map_err(|e| bad(e.to_string()))?;
+    src.link(&decode).map_err(|e| bad(e.to_string()))?;
+    // Decoded pads go to fakesinks so the pipeline can preroll.
+    let bin = pipeline.clone();
+    decode.connect_pad_added(move |_, pad| {
+        if let Ok(sink) = gst::ElementFactory::make("fakesink").build()
+            && bin.add(&sink).is_ok()
+            && let Some(sink_pad) = sink.static_pad("sink")
+        {
+            let _ = sink.sync_state_with_parent();
+            let _ = pad.link(&sink_pad);
+        }
+    });
+    let _guard = NullOnDrop(pipeline.clone());
+    pipeline
+        .set_state(gst::State::Paused)
+        .map_err(|e| bad(e.to_string()))?;
+    let bus = pipeline.bus().ok_or_else(|| bad("no bus".into()))?;
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(10),
+            &[gst::MessageType::AsyncDone, gst::MessageType::Error],
+        )
+        .ok_or_else(|| bad("nothing decoded within 10 s".into()))?;
+    match msg.view() {
+        gst::MessageView::Error(e) => Err(bad(e.error().to_string())),
+        _ => Ok(()),
+    }
 }
 
 fn frame_duration(caps: &gst::CapsRef) -> Option<Duration> {

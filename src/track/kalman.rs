@@ -87,6 +87,12 @@ impl Kalman {
         BBox::from_cxcywh(cx, cy, w, h)
     }
 
+    /// Stops the height from changing on its own (for a track that is not being observed, whose
+    /// extrapolated height would otherwise drift until it matches nothing).
+    pub fn freeze_height(&mut self) {
+        self.mean[7] = 0.0;
+    }
+
     /// Velocity of the box centre in pixels per second.
     pub fn velocity(&self) -> (f32, f32) {
         (self.mean[4], self.mean[5])

@@ -66,10 +66,10 @@ impl TrackerParams {
         if self.min_hits == 0 {
             out.push(("min_hits".into(), "must be at least 1".into()));
         }
-        if !(self.lost_timeout_s >= 0.0 && self.lost_timeout_s.is_finite()) {
+        if !(0.0..=3600.0).contains(&self.lost_timeout_s) {
             out.push((
                 "lost_timeout_s".into(),
-                format!("{} must be 0 or more seconds", self.lost_timeout_s),
+                format!("{} is outside 0..3600 seconds", self.lost_timeout_s),
             ));
         }
         out

@@ -81,6 +81,9 @@ impl Tracker {
         let dt = self.last_time.map_or(0.0, |t| (time - t).as_secs_f32());
         self.last_time = Some(time);
         for t in &mut self.tracks {
+            if t.phase != Phase::Tracked {
+                t.kf.freeze_height();
+            }
             t.kf.predict(dt);
         }
         let p = self.params.clone();
@@ -124,7 +127,8 @@ impl Tracker {
             }
         }
         // 5. Lost tracks wait `lost_timeout_s`, then go.
-        let timeout = Duration::from_secs_f32(p.lost_timeout_s.max(0.0));
+        let timeout =
+            Duration::try_from_secs_f32(p.lost_timeout_s.max(0.0)).unwrap_or(Duration::MAX);
         self.tracks
             .retain(|t| t.phase != Phase::Lost || time.saturating_sub(t.last_seen) <= timeout);
 
