@@ -346,7 +346,7 @@ fn a_file_plays_once_at_its_rate_and_the_camera_ends() {
     assert!(clip.is_file());
     let cfg = config(
         dir.path(),
-        "[[cameras]]\nid = \"clip\"\nurl = \"file:clip.mp4\"\nanalysis_fps = 5\n",
+        "[[cameras]]\nid = \"clip\"\nurl = \"file:clip.mp4\"\nanalysis_fps = 5\nanalysis_width = 160\n",
     );
     let rt = OrtRuntime::init(None).expect("ONNX Runtime");
     runtime().block_on(async {
@@ -369,6 +369,13 @@ fn a_file_plays_once_at_its_rate_and_the_camera_ends() {
         let accounted = st.frames_skipped + st.frames_analysed + st.frames_dropped;
         assert!(st.frames_in - accounted <= 1, "{st:?}");
         assert_eq!(st.reconnects, 0);
+        // Scaled in GStreamer to the analysis width, aspect ratio kept.
+        assert!(
+            seen.iter()
+                .all(|t| (t.meta.width, t.meta.height) == (160, 120)),
+            "{:?}",
+            seen[0].meta
+        );
         // Played like a camera: frames were received as far apart as their timestamps say.
         let (first, last) = (seen.first().expect("frames"), seen.last().expect("frames"));
         let stream = last.meta.pts.saturating_sub(first.meta.pts);

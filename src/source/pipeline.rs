@@ -46,7 +46,11 @@ impl Pipeline {
         let scale = make("videoscale")?;
         let mut caps = gst::Caps::builder("video/x-raw").field("format", "RGB");
         if let Some(w) = s.analysis_width {
-            caps = caps.field("width", i32::try_from(w).unwrap_or(i32::MAX));
+            // Square pixels with a fixed width: videoscale picks the height that keeps the
+            // picture's aspect ratio.
+            caps = caps
+                .field("width", i32::try_from(w).unwrap_or(i32::MAX))
+                .field("pixel-aspect-ratio", gst::Fraction::new(1, 1));
         }
         let filter = gst::ElementFactory::make("capsfilter")
             .property("caps", caps.build())
