@@ -1,0 +1,4 @@
+//! Rules: tracks in, events out. Pure: time comes from the frames.
+
+pub mod geometry;
+pub mod line;
