@@ -1,0 +1,273 @@
+//! Zones: polygons in which objects enter, dwell, loiter, exit and gather.
+//!
+//! An anchor must be clearly inside (or outside) — more than `hysteresis` from the edge — to change
+//! a track's state, so a box on the boundary does not flicker in and out. A track that is no longer
+//! reported is taken to have left after `exit_grace_s` (it may come back from a short occlusion).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::geometry::{Point, distance_to_segment, point_in_polygon};
+use super::line::Anchor;
+use crate::types::{FrameMeta, Track};
+
+/// A zone as configured.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneConfig {
+    /// Rule id, unique per camera.
+    pub id: String,
+    /// The polygon, at least three points, not self-intersecting, in normalised frame coordinates.
+    pub points: Vec<Point>,
+    /// Consider only these classes (empty: all).
+    #[serde(default)]
+    pub classes: Vec<String>,
+    /// Which point of the box must be in the zone.
+    #[serde(default)]
+    pub anchor: Anchor,
+    /// Distance (fraction of the frame) from the edge before inside/outside changes.
+    #[serde(default = "default_hysteresis")]
+    pub hysteresis: f32,
+    /// Seconds after which an object still inside is loitering (one event per stay); unset: never.
+    #[serde(default)]
+    pub loiter_after_s: Option<f32>,
+    /// Crowding: at least `count` objects inside for at least `for_s` seconds.
+    #[serde(default)]
+    pub crowd: Option<CrowdConfig>,
+    /// Seconds an unreported track still counts as inside (occlusion) before it has left.
+    #[serde(default = "default_grace")]
+    pub exit_grace_s: f32,
+}
+
+/// When a zone is crowded.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrowdConfig {
+    /// Objects inside at least.
+    pub count: usize,
+    /// For at least this many seconds.
+    pub for_s: f32,
+}
+
+fn default_hysteresis() -> f32 {
+    0.01
+}
+fn default_grace() -> f32 {
+    2.0
+}
+
+/// What happened in a zone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ZoneEventKind {
+    /// A track came in.
+    Enter {
+        /// The track.
+        track_id: u64,
+        /// Its class.
+        class: String,
+    },
+    /// A track left after `dwell`.
+    Exit {
+        /// The track.
+        track_id: u64,
+        /// Its class.
+        class: String,
+        /// Time it spent inside.
+        dwell: Duration,
+    },
+    /// A track has been inside longer than `loiter_after_s`.
+    Loitering {
+        /// The track.
+        track_id: u64,
+        /// Its class.
+        class: String,
+        /// Time inside so far.
+        dwell: Duration,
+    },
+    /// At least `crowd.count` objects have been inside for `crowd.for_s`.
+    CrowdStart {
+        /// Objects inside now.
+        count: usize,
+    },
+    /// The crowd fell below `crowd.count`.
+    CrowdEnd {
+        /// Objects inside now.
+        count: usize,
+    },
+}
+
+/// An event of a zone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ZoneEvent {
+    /// The zone's id.
+    pub zone: String,
+    /// Stream time of the frame it was decided on.
+    pub pts: Duration,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: ZoneEventKind,
+}
+
+#[derive(Debug, Clone)]
+struct Stay {
+    class: String,
+    since: Duration,
+    last_seen: Duration,
+    loitering: bool,
+}
+
+/// The state of one zone on one camera. Pure.
+#[derive(Debug, Clone)]
+pub struct ZoneMonitor {
+    cfg: ZoneConfig,
+    inside: HashMap<u64, Stay>,
+    crowd_since: Option<Duration>,
+    crowded: bool,
+    generation: Option<u64>,
+}
+
+impl ZoneMonitor {
+    /// A monitor for `cfg`.
+    pub fn new(cfg: ZoneConfig) -> ZoneMonitor {
+        ZoneMonitor {
+            cfg,
+            inside: HashMap::new(),
+            crowd_since: None,
+            crowded: false,
+            generation: None,
+        }
+    }
+
+    /// The zone's configuration.
+    pub fn config(&self) -> &ZoneConfig {
+        &self.cfg
+    }
+
+    /// Objects inside now.
+    pub fn occupancy(&self) -> usize {
+        self.inside.len()
+    }
+
+    /// Feeds one frame's tracks; returns the zone's events on it.
+    pub fn update(&mut self, meta: &FrameMeta, tracks: &[Track]) -> Vec<ZoneEvent> {
+        if self.generation.replace(meta.generation) != Some(meta.generation) {
+            self.inside.clear();
+            self.crowd_since = None;
+        }
+        let now = meta.pts;
+        let mut events = Vec::new();
+        for t in tracks {
+            if !self.cfg.classes.is_empty() && !self.cfg.classes.iter().any(|c| **c == *t.label) {
+                continue;
+            }
+            let p = self.cfg.anchor.of(t, meta.width, meta.height);
+            let clearly = self.clearly(p);
+            match (self.inside.get_mut(&t.id), clearly) {
+                (None, Some(true)) => {
+                    self.inside.insert(
+                        t.id,
+                        Stay {
+                            class: t.label.to_string(),
+                            since: now,
+                            last_seen: now,
+                            loitering: false,
+                        },
+                    );
+                    events.push(ZoneEventKind::Enter {
+                        track_id: t.id,
+                        class: t.label.to_string(),
+                    });
+                }
+                (Some(stay), Some(false)) => {
+                    events.push(ZoneEventKind::Exit {
+                        track_id: t.id,
+                        class: stay.class.clone(),
+                        dwell: now.saturating_sub(stay.since),
+                    });
+                    self.inside.remove(&t.id);
+                }
+                (Some(stay), _) => stay.last_seen = now,
+                (None, _) => {}
+            }
+        }
+        // Tracks no longer reported have left once the grace period is over.
+        let grace =
+            Duration::try_from_secs_f32(self.cfg.exit_grace_s.max(0.0)).unwrap_or(Duration::MAX);
+        let gone: Vec<u64> = self
+            .inside
+            .iter()
+            .filter(|(_, s)| now.saturating_sub(s.last_seen) > grace)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            if let Some(stay) = self.inside.remove(&id) {
+                events.push(ZoneEventKind::Exit {
+                    track_id: id,
+                    class: stay.class,
+                    dwell: stay.last_seen.saturating_sub(stay.since),
+                });
+            }
+        }
+        if let Some(after) = self
+            .cfg
+            .loiter_after_s
+            .and_then(|s| Duration::try_from_secs_f32(s).ok())
+        {
+            let mut loiterers: Vec<(&u64, &mut Stay)> = self
+                .inside
+                .iter_mut()
+                .filter(|(_, s)| !s.loitering && now.saturating_sub(s.since) >= after)
+                .collect();
+            loiterers.sort_by_key(|(id, _)| **id);
+            for (id, stay) in loiterers {
+                stay.loitering = true;
+                events.push(ZoneEventKind::Loitering {
+                    track_id: *id,
+                    class: stay.class.clone(),
+                    dwell: now.saturating_sub(stay.since),
+                });
+            }
+        }
+        if let Some(crowd) = &self.cfg.crowd {
+            let count = self.inside.len();
+            if count >= crowd.count {
+                let since = *self.crowd_since.get_or_insert(now);
+                let long_enough = now.saturating_sub(since).as_secs_f32() >= crowd.for_s;
+                if long_enough && !self.crowded {
+                    self.crowded = true;
+                    events.push(ZoneEventKind::CrowdStart { count });
+                }
+            } else {
+                self.crowd_since = None;
+                if self.crowded {
+                    self.crowded = false;
+                    events.push(ZoneEventKind::CrowdEnd { count });
+                }
+            }
+        }
+        events
+            .into_iter()
+            .map(|kind| ZoneEvent {
+                zone: self.cfg.id.clone(),
+                pts: now,
+                kind,
+            })
+            .collect()
+    }
+
+    /// `Some(true)` clearly inside, `Some(false)` clearly outside, `None` on the edge.
+    fn clearly(&self, p: Point) -> Option<bool> {
+        let pts = &self.cfg.points;
+        let n = pts.len();
+        let edge = (0..n)
+            .map(|i| distance_to_segment(p, pts[i], pts[(i + 1) % n]))
+            .fold(f32::INFINITY, f32::min);
+        (edge > self.cfg.hysteresis).then(|| point_in_polygon(p, pts))
+    }
+}
+
+#[cfg(test)]
+mod tests;
