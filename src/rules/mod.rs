@@ -1,5 +1,6 @@
 //! Rules: tracks in, events out. Pure: time comes from the frames.
 
 pub mod geometry;
+pub mod homography;
 pub mod line;
 pub mod zone;
