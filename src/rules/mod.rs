@@ -3,4 +3,5 @@
 pub mod geometry;
 pub mod homography;
 pub mod line;
+pub mod traffic;
 pub mod zone;
