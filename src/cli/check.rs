@@ -46,10 +46,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         );
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("{shown}: {} problem(s):", problems.len());
-        for p in &problems {
-            eprintln!("  - {p}");
-        }
+        super::config::print_problems(&args.config, &problems);
         Ok(ExitCode::FAILURE)
     }
 }

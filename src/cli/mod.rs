@@ -1,6 +1,7 @@
 //! Subcommands. Each takes its parsed arguments and returns the process exit code.
 
 pub mod check;
+mod config;
 pub mod detect;
 mod model;
 pub mod run;

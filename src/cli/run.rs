@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use roadeye::config::{LoadedConfig, validate::validate};
+use roadeye::config::LoadedConfig;
 use roadeye::infer::OrtRuntime;
 use roadeye::pipeline::{Agent, Summary};
 use roadeye::source::CameraState;
@@ -26,21 +26,9 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    let cfg = match LoadedConfig::load(&args.config) {
-        Ok(cfg) => cfg,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    let problems = validate(&cfg);
-    if !problems.is_empty() {
-        eprintln!("{}: {} problem(s):", args.config.display(), problems.len());
-        for p in &problems {
-            eprintln!("  - {p}");
-        }
+    let Some(cfg) = super::config::load_valid(&args.config) else {
         return Ok(ExitCode::FAILURE);
-    }
+    };
     let rt = OrtRuntime::init(cfg.onnxruntime().as_deref())?;
     let every = Duration::try_from_secs_f64(args.summary_every.max(0.1))
         .context("--summary-every must be a number of seconds")?;
