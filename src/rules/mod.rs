@@ -5,3 +5,6 @@ pub mod homography;
 pub mod line;
 pub mod traffic;
 pub mod zone;
+
+#[cfg(test)]
+mod fixtures;

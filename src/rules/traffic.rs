@@ -216,36 +216,14 @@ impl StoppedVehicles {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::time::SystemTime;
-
     use super::*;
-    use crate::types::BBox;
 
     fn meta(secs: f32) -> FrameMeta {
-        FrameMeta {
-            camera: "c".into(),
-            seq: 0,
-            pts: Duration::from_secs_f32(secs),
-            generation: 1,
-            captured_at: SystemTime::UNIX_EPOCH,
-            width: 100,
-            height: 100,
-        }
+        crate::rules::fixtures::frame(secs, 100, 100)
     }
 
     fn car(id: u64, x: f32, y: f32) -> Track {
-        let (px, py) = (x * 100.0, y * 100.0);
-        Track {
-            id,
-            class_id: 2,
-            label: Arc::from("car"),
-            bbox: BBox::new(px - 4.0, py - 3.0, px + 4.0, py),
-            score: 0.9,
-            velocity: (0.0, 0.0),
-            first_seen: Duration::ZERO,
-            hits: 10,
-        }
+        crate::rules::fixtures::object(id, "car", (x, y), (8.0, 3.0), (100, 100))
     }
 
     /// A lane down the left half of the frame, traffic moving down (towards the camera).

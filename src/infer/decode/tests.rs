@@ -23,6 +23,34 @@ fn run(
     Ok(out)
 }
 
+/// Runs a NanoDet decoder on one head: `scores` holds `classes` values per cell, `boxes` 4 sides
+/// of `bins` values per cell.
+fn run_head(
+    d: &Decoder,
+    scores: &[f32],
+    boxes: &[f32],
+    classes: usize,
+    bins: usize,
+    t: &ClassTable,
+    size: (u32, u32),
+) -> Result<Vec<Candidate>, DecodeError> {
+    let s_shape = [1, scores.len() / classes, classes];
+    let b_shape = [1, boxes.len() / (4 * bins), 4 * bins];
+    let outs = [
+        OutputTensor {
+            name: "scores",
+            shape: &s_shape,
+            data: scores,
+        },
+        OutputTensor {
+            name: "boxes",
+            shape: &b_shape,
+            data: boxes,
+        },
+    ];
+    run(d, &outs, t, size)
+}
+
 fn tensor<'a>(shape: &'a [usize], data: &'a [f32]) -> OutputTensor<'a> {
     OutputTensor {
         name: "out",
@@ -206,19 +234,16 @@ fn nanodet_gfl_decodes_distances_around_cell_centres() {
         bins,
         strides: vec![stride],
     };
-    let outs = [
-        OutputTensor {
-            name: "scores",
-            shape: &[1, 4, classes],
-            data: &scores,
-        },
-        OutputTensor {
-            name: "boxes",
-            shape: &[1, 4, 4 * bins],
-            data: &boxes,
-        },
-    ];
-    let got = run(&d, &outs, &table(classes, 0.35), (16, 16)).expect("decode");
+    let got = run_head(
+        &d,
+        &scores,
+        &boxes,
+        classes,
+        bins,
+        &table(classes, 0.35),
+        (16, 16),
+    )
+    .expect("decode");
     assert_eq!(got.len(), 1);
     let c = got[0];
     assert_eq!((c.class_id, c.score), (1, 0.7));
@@ -237,19 +262,7 @@ fn nanodet_softmax_takes_the_expectation() {
     let scores = [0.9f32];
     // Equal logits on both bins: expected distance 0.5 bins = 5 px each side.
     let boxes = [0f32; 8];
-    let outs = [
-        OutputTensor {
-            name: "s",
-            shape: &[1, 1, 1],
-            data: &scores,
-        },
-        OutputTensor {
-            name: "b",
-            shape: &[1, 1, 8],
-            data: &boxes,
-        },
-    ];
-    let got = run(&d, &outs, &table(1, 0.3), (10, 10)).expect("decode");
+    let got = run_head(&d, &scores, &boxes, 1, 2, &table(1, 0.3), (10, 10)).expect("decode");
     assert_eq!(got[0].bbox, BBox::new(0., 0., 10., 10.));
 }
 
@@ -261,20 +274,8 @@ fn nanodet_needs_every_head() {
     };
     let scores = [0.9f32];
     let boxes = [0f32; 8];
-    let outs = [
-        OutputTensor {
-            name: "s",
-            shape: &[1, 1, 1],
-            data: &scores,
-        },
-        OutputTensor {
-            name: "b",
-            shape: &[1, 1, 8],
-            data: &boxes,
-        },
-    ];
     assert_eq!(
-        run(&d, &outs, &table(1, 0.3), (16, 16)).expect_err("count"),
+        run_head(&d, &scores, &boxes, 1, 2, &table(1, 0.3), (16, 16)).expect_err("count"),
         DecodeError::OutputCount {
             expected: 4,
             got: 2
@@ -363,20 +364,8 @@ fn nan_scores_never_become_candidates_in_any_layout() {
     };
     let scores = [nan, nan];
     let boxes = [0f32; 8];
-    let outs = [
-        OutputTensor {
-            name: "s",
-            shape: &[1, 1, 2],
-            data: &scores,
-        },
-        OutputTensor {
-            name: "b",
-            shape: &[1, 1, 8],
-            data: &boxes,
-        },
-    ];
     assert!(
-        run(&d, &outs, &table(2, 0.0), (8, 8))
+        run_head(&d, &scores, &boxes, 2, 2, &table(2, 0.0), (8, 8))
             .expect("nanodet")
             .is_empty()
     );
@@ -407,19 +396,11 @@ fn a_filtered_top_class_does_not_hand_its_box_to_a_weaker_class() {
     };
     let scores = [0.9, 0.35];
     let boxes = [0f32; 8];
-    let outs = [
-        OutputTensor {
-            name: "s",
-            shape: &[1, 1, 2],
-            data: &scores,
-        },
-        OutputTensor {
-            name: "b",
-            shape: &[1, 1, 8],
-            data: &boxes,
-        },
-    ];
-    assert!(run(&d, &outs, &t, (8, 8)).expect("nanodet").is_empty());
+    assert!(
+        run_head(&d, &scores, &boxes, 2, 2, &t, (8, 8))
+            .expect("nanodet")
+            .is_empty()
+    );
 }
 
 #[test]
@@ -431,18 +412,6 @@ fn nanodet_cells_must_fill_the_grid() {
     };
     let scores = [0.9f32; 3];
     let boxes = [0f32; 24];
-    let outs = [
-        OutputTensor {
-            name: "s",
-            shape: &[1, 3, 1],
-            data: &scores,
-        },
-        OutputTensor {
-            name: "b",
-            shape: &[1, 3, 8],
-            data: &boxes,
-        },
-    ];
-    let err = run(&d, &outs, &table(1, 0.3), (16, 16)).expect_err("grid");
+    let err = run_head(&d, &scores, &boxes, 1, 2, &table(1, 0.3), (16, 16)).expect_err("grid");
     assert!(err.to_string().contains("expects [1, 4, 1]"), "{err}");
 }

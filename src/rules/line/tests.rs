@@ -1,10 +1,8 @@
 //! Counting-line tests on synthetic tracks.
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-
 use super::*;
-use crate::types::{BBox, FrameMeta, Track};
+use crate::rules::fixtures;
+use crate::types::{FrameMeta, Track};
 
 const W: u32 = 1000;
 const H: u32 = 1000;
@@ -24,30 +22,12 @@ fn line() -> LineConfig {
 }
 
 fn meta(i: u64) -> FrameMeta {
-    FrameMeta {
-        camera: "c".into(),
-        seq: i,
-        pts: Duration::from_millis(100 * i),
-        generation: 1,
-        captured_at: SystemTime::UNIX_EPOCH,
-        width: W,
-        height: H,
-    }
+    fixtures::frame(0.1 * i as f32, W, H)
 }
 
 /// A track whose bottom-centre anchor is at (x, y) in normalised coordinates.
 fn track(id: u64, label: &str, x: f32, y: f32) -> Track {
-    let (px, py) = (x * W as f32, y * H as f32);
-    Track {
-        id,
-        class_id: 0,
-        label: Arc::from(label),
-        bbox: BBox::new(px - 20.0, py - 80.0, px + 20.0, py),
-        score: 0.9,
-        velocity: (0.0, 0.0),
-        first_seen: Duration::ZERO,
-        hits: 10,
-    }
+    fixtures::object(id, label, (x, y), (40.0, 80.0), (W, H))
 }
 
 /// Runs a path of anchor positions for one track, returning its crossings.

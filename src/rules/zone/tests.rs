@@ -1,10 +1,10 @@
 //! Zone tests on synthetic tracks.
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use super::*;
-use crate::types::{BBox, FrameMeta, Track};
+use crate::rules::fixtures;
+use crate::types::{FrameMeta, Track};
 
 fn zone() -> ZoneConfig {
     ZoneConfig {
@@ -28,29 +28,11 @@ fn zone() -> ZoneConfig {
 }
 
 fn meta(secs: f32) -> FrameMeta {
-    FrameMeta {
-        camera: "hall".into(),
-        seq: 0,
-        pts: Duration::from_secs_f32(secs),
-        generation: 1,
-        captured_at: SystemTime::UNIX_EPOCH,
-        width: 100,
-        height: 100,
-    }
+    fixtures::frame(secs, 100, 100)
 }
 
 fn track(id: u64, x: f32, y: f32) -> Track {
-    let (px, py) = (x * 100.0, y * 100.0);
-    Track {
-        id,
-        class_id: 0,
-        label: Arc::from("person"),
-        bbox: BBox::new(px - 2.0, py - 8.0, px + 2.0, py),
-        score: 0.9,
-        velocity: (0.0, 0.0),
-        first_seen: Duration::ZERO,
-        hits: 10,
-    }
+    fixtures::object(id, "person", (x, y), (4.0, 8.0), (100, 100))
 }
 
 fn kinds(events: &[ZoneEvent]) -> Vec<&'static str> {
