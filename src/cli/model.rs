@@ -18,9 +18,7 @@ pub fn load_spec(arg: Option<&Path>) -> Result<LoadedSpec> {
         );
     }
     let path = match arg {
-        Some(p) if p.extension().is_some_and(|e| e == "toml") || p.components().count() > 1 => {
-            p.to_path_buf()
-        }
+        Some(p) if paths::is_model_path(&p.to_string_lossy()) => p.to_path_buf(),
         Some(p) => find(&p.to_string_lossy())?,
         None => find(paths::DEFAULT_MODEL)?,
     };
