@@ -29,6 +29,10 @@ impl Homography {
     /// The homography taking each `image[i]` to `ground[i]`; `None` if the points are degenerate
     /// (three on a line, repeated points).
     pub fn from_points(image: &[Point; 4], ground: &[[f64; 2]; 4]) -> Option<Homography> {
+        let image_f64 = image.map(|p| [f64::from(p.x), f64::from(p.y)]);
+        if three_collinear(&image_f64) || three_collinear(ground) {
+            return None;
+        }
         // Eight equations in the eight unknowns h11..h32 (h33 = 1).
         let mut a = SMatrix::<f64, 8, 8>::zeros();
         let mut b = SVector::<f64, 8>::zeros();
@@ -64,6 +68,24 @@ impl Homography {
         let v = inv * Vector3::new(g[0], g[1], 1.0);
         (v.z.abs() > 1e-12).then(|| Point::new((v.x / v.z) as f32, (v.y / v.z) as f32))
     }
+}
+
+/// Whether any three of the four points lie on one line (or two coincide), relative to the
+/// points' spread.
+fn three_collinear(p: &[[f64; 2]; 4]) -> bool {
+    let spread = p
+        .iter()
+        .flat_map(|a| p.iter().map(move |b| (a[0] - b[0]).hypot(a[1] - b[1])))
+        .fold(0.0, f64::max);
+    if spread.is_nan() || spread <= 0.0 {
+        return true;
+    }
+    let triples = [(0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3)];
+    triples.iter().any(|&(i, j, k)| {
+        let area2 =
+            (p[j][0] - p[i][0]) * (p[k][1] - p[i][1]) - (p[j][1] - p[i][1]) * (p[k][0] - p[i][0]);
+        area2.abs() < 1e-6 * spread * spread
+    })
 }
 
 /// Speed of one object on the ground, from its recent positions.

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::geometry::{Point, distance_to_segment, point_in_polygon};
 use super::line::Anchor;
+use super::schedule::{LocalTime, TimeWindow, active};
 use crate::types::{FrameMeta, Track};
 
 /// A zone as configured.
@@ -39,6 +40,21 @@ pub struct ZoneConfig {
     /// Seconds an unreported track still counts as inside (occlusion) before it has left.
     #[serde(default = "default_grace")]
     pub exit_grace_s: f32,
+    /// Intrusion: objects of chosen classes inside during chosen time windows.
+    #[serde(default)]
+    pub intrusion: Option<IntrusionConfig>,
+}
+
+/// When presence in a zone is an intrusion.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrusionConfig {
+    /// Classes that intrude (empty: every class the zone considers).
+    #[serde(default)]
+    pub classes: Vec<String>,
+    /// Local-time windows in which the zone is armed (empty: always).
+    #[serde(default)]
+    pub windows: Vec<TimeWindow>,
 }
 
 /// When a zone is crowded.
@@ -87,6 +103,13 @@ pub enum ZoneEventKind {
         /// Time inside so far.
         dwell: Duration,
     },
+    /// A track of an intrusion class is inside while the zone is armed (once per stay).
+    Intrusion {
+        /// The track.
+        track_id: u64,
+        /// Its class.
+        class: String,
+    },
     /// At least `crowd.count` objects have been inside for `crowd.for_s`.
     CrowdStart {
         /// Objects inside now.
@@ -117,6 +140,7 @@ struct Stay {
     since: Duration,
     last_seen: Duration,
     loitering: bool,
+    intruded: bool,
 }
 
 /// The state of one zone on one camera. Pure.
@@ -151,6 +175,11 @@ impl ZoneMonitor {
         self.inside.len()
     }
 
+    /// The tracks inside now, in no particular order.
+    pub fn inside(&self) -> impl Iterator<Item = u64> + '_ {
+        self.inside.keys().copied()
+    }
+
     /// Feeds one frame's tracks; returns the zone's events on it.
     pub fn update(&mut self, meta: &FrameMeta, tracks: &[Track]) -> Vec<ZoneEvent> {
         if self.generation.replace(meta.generation) != Some(meta.generation) {
@@ -174,6 +203,7 @@ impl ZoneMonitor {
                             since: now,
                             last_seen: now,
                             loitering: false,
+                            intruded: false,
                         },
                     );
                     events.push(ZoneEventKind::Enter {
@@ -254,6 +284,41 @@ impl ZoneMonitor {
                 zone: self.cfg.id.clone(),
                 pts: now,
                 kind,
+            })
+            .collect()
+    }
+
+    /// Intrusions at local time `local`: tracks of the intrusion classes seen inside on the frame
+    /// at `pts` (call after [`update`](Self::update) for that frame) while a window is open, once per
+    /// stay. Nothing if the zone has no `intrusion`.
+    pub fn intrusions(&mut self, pts: Duration, local: LocalTime) -> Vec<ZoneEvent> {
+        let Some(cfg) = &self.cfg.intrusion else {
+            return Vec::new();
+        };
+        if !active(&cfg.windows, local) {
+            return Vec::new();
+        }
+        let mut hits: Vec<(&u64, &mut Stay)> = self
+            .inside
+            .iter_mut()
+            .filter(|(_, s)| {
+                !s.intruded
+                    && s.last_seen == pts
+                    && (cfg.classes.is_empty() || cfg.classes.contains(&s.class))
+            })
+            .collect();
+        hits.sort_by_key(|(id, _)| **id);
+        hits.into_iter()
+            .map(|(id, stay)| {
+                stay.intruded = true;
+                ZoneEvent {
+                    zone: self.cfg.id.clone(),
+                    pts,
+                    kind: ZoneEventKind::Intrusion {
+                        track_id: *id,
+                        class: stay.class.clone(),
+                    },
+                }
             })
             .collect()
     }

@@ -24,6 +24,7 @@ fn zone() -> ZoneConfig {
             for_s: 5.0,
         }),
         exit_grace_s: 2.0,
+        intrusion: None,
     }
 }
 
@@ -42,6 +43,7 @@ fn kinds(events: &[ZoneEvent]) -> Vec<&'static str> {
             ZoneEventKind::Enter { .. } => "enter",
             ZoneEventKind::Exit { .. } => "exit",
             ZoneEventKind::Loitering { .. } => "loitering",
+            ZoneEventKind::Intrusion { .. } => "intrusion",
             ZoneEventKind::CrowdStart { .. } => "crowd_start",
             ZoneEventKind::CrowdEnd { .. } => "crowd_end",
         })
@@ -139,5 +141,64 @@ fn a_track_that_vanishes_exits_after_the_grace_period() {
     assert_eq!(kinds(&out), ["exit"]);
     assert!(
         matches!(out[0].kind, ZoneEventKind::Exit { dwell, .. } if dwell == Duration::from_secs(1))
+    );
+}
+
+#[test]
+fn intrusion_fires_only_inside_its_time_window() {
+    use crate::rules::schedule::LocalTime;
+    let mut cfg = zone();
+    cfg.intrusion = Some(
+        toml::from_str(
+            "classes = [\"person\"]\nwindows = [{ from = \"22:00\", to = \"06:00\", days = [\"mon\", \"tue\"] }]",
+        )
+        .expect("intrusion"),
+    );
+    let mut z = ZoneMonitor::new(cfg);
+    let mut step = |secs: f32, local: LocalTime, tracks: &[Track]| {
+        let mut out = z.update(&meta(secs), tracks);
+        out.extend(z.intrusions(meta(secs).pts, local));
+        kinds(&out)
+    };
+    let (mon, wed) = (0, 2);
+    // Inside at 21:59 on Monday: disarmed.
+    assert_eq!(
+        step(0.0, LocalTime::new(mon, 21, 59, 58), &[track(1, 0.5, 0.5)]),
+        ["enter"]
+    );
+    assert!(step(1.0, LocalTime::new(mon, 21, 59, 59), &[track(1, 0.5, 0.5)]).is_empty());
+    // The window opens with the person still inside: one intrusion, not one per frame.
+    assert_eq!(
+        step(2.0, LocalTime::new(mon, 22, 0, 0), &[track(1, 0.5, 0.5)]),
+        ["intrusion"]
+    );
+    assert!(step(3.0, LocalTime::new(mon, 22, 0, 1), &[track(1, 0.5, 0.5)]).is_empty());
+    // A car is not an intruder; someone outside the zone neither.
+    let car = fixtures::object(2, "car", (0.5, 0.6), (6.0, 4.0), (100, 100));
+    assert_eq!(
+        step(
+            4.0,
+            LocalTime::new(mon, 23, 0, 0),
+            &[track(1, 0.5, 0.5), car, track(3, 0.9, 0.9)]
+        ),
+        ["enter"]
+    );
+    // Tuesday 05:59 is still Monday night's window; a new arrival intrudes.
+    assert_eq!(
+        step(
+            5.0,
+            LocalTime::new(mon + 1, 5, 59, 0),
+            &[track(4, 0.4, 0.4)]
+        ),
+        ["enter", "intrusion"]
+    );
+    // Wednesday 03:00 is Tuesday night's window; Wednesday 23:00 is not armed.
+    assert_eq!(
+        step(9.0, LocalTime::new(wed, 3, 0, 0), &[track(5, 0.4, 0.4)]),
+        ["enter", "exit", "exit", "exit", "intrusion"]
+    );
+    assert_eq!(
+        step(12.0, LocalTime::new(wed, 23, 0, 0), &[track(6, 0.6, 0.4)]),
+        ["enter", "exit"]
     );
 }
