@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use roadeye::config::LoadedConfig;
 use roadeye::infer::OrtRuntime;
-use roadeye::pipeline::Agent;
+use roadeye::pipeline::{Agent, Output};
 use roadeye::source::sim::CameraSim;
 use roadeye::source::{CameraState, CameraStatus};
 use roadeye::types::Tracks;
@@ -63,18 +63,25 @@ fn status(agent: &Agent, id: &str) -> CameraStatus {
         .expect("camera status")
 }
 
+/// Moves the tracks waiting on `rx` into `seen`.
+fn drain(rx: &mut mpsc::Receiver<Output>, seen: &mut Vec<Tracks>) {
+    while let Ok(o) = rx.try_recv() {
+        if let Output::Tracks(t) = o {
+            seen.push(t);
+        }
+    }
+}
+
 /// Polls `cond` every 100 ms (draining tracks meanwhile) until it holds or `limit` passes.
 async fn wait_for(
     limit: Duration,
-    rx: &mut mpsc::Receiver<Tracks>,
+    rx: &mut mpsc::Receiver<Output>,
     seen: &mut Vec<Tracks>,
     mut cond: impl FnMut(&[Tracks]) -> bool,
 ) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
-        while let Ok(t) = rx.try_recv() {
-            seen.push(t);
-        }
+        drain(rx, seen);
         if cond(seen) {
             return true;
         }
@@ -358,9 +365,7 @@ fn a_file_plays_once_at_its_rate_and_the_camera_ends() {
         .await;
         let st = status(&agent, "clip");
         agent.shutdown().await;
-        while let Ok(t) = rx.try_recv() {
-            seen.push(t);
-        }
+        drain(&mut rx, &mut seen);
         assert!(ended, "{st:?}");
         assert_eq!(st.frames_in, 60, "{st:?}");
         // 5 of 30 fps: 10 of the 60 frames go to analysis, the rest are skipped by the policy.

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use roadeye::config::LoadedConfig;
 use roadeye::infer::OrtRuntime;
-use roadeye::pipeline::{Agent, Summary};
+use roadeye::pipeline::{Agent, Output, Summary};
 use roadeye::source::CameraState;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -51,7 +51,7 @@ async fn serve(
     every: Duration,
     limit: Option<Duration>,
 ) -> Result<ExitCode> {
-    let (agent, mut tracks) = Agent::start(cfg, rt)?;
+    let (agent, mut outputs) = Agent::start(cfg, rt)?;
     let cameras = agent.statuses().len();
     tracing::info!(cameras, site = %cfg.config.site.id, "running; SIGINT or SIGTERM stops");
     let mut summary = Summary::default();
@@ -62,7 +62,7 @@ async fn serve(
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let reason = loop {
         tokio::select! {
-            Some(t) = tracks.recv() => summary.add(&t),
+            Some(o) = outputs.recv() => emit(&o, &mut summary)?,
             _ = tick.tick() => {
                 let statuses = agent.statuses();
                 for line in summary.lines(&statuses, every) {
@@ -79,17 +79,18 @@ async fn serve(
     };
     tracing::info!("stopping ({reason})");
     let statuses = agent.statuses();
-    // Keep draining the tracks while the stages stop, so none of them waits on a full queue.
+    // Keep draining while the stages stop, so none of them waits on a full queue and every event
+    // decided before the stop is written.
     let shutdown = agent.shutdown();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            Some(t) = tracks.recv() => summary.add(&t),
+            Some(o) = outputs.recv() => emit(&o, &mut summary)?,
         }
     }
-    while let Ok(t) = tracks.try_recv() {
-        summary.add(&t);
+    while let Ok(o) = outputs.try_recv() {
+        emit(&o, &mut summary)?;
     }
     for (id, st) in &statuses {
         tracing::info!(
@@ -101,4 +102,33 @@ async fn serve(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Events and statistics go to stdout as JSON lines (one object each, `"type"` says which);
+/// tracks feed the log summaries.
+fn emit(o: &Output, summary: &mut Summary) -> Result<()> {
+    use std::io::Write;
+    let line = match o {
+        Output::Tracks(t) => {
+            summary.add(t);
+            return Ok(());
+        }
+        Output::Event(e) => json_line("event", e)?,
+        Output::Stats(s) => json_line("stats", s)?,
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .context("cannot write to stdout")
+}
+
+fn json_line<T: serde::Serialize>(kind: &str, body: &T) -> Result<String> {
+    #[derive(serde::Serialize)]
+    struct Line<'a, T> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        #[serde(flatten)]
+        body: &'a T,
+    }
+    serde_json::to_string(&Line { kind, body }).context("cannot encode an output")
 }

@@ -3,6 +3,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::infer::PostprocessOverride;
+use crate::rules::RulesConfig;
+use crate::rules::homography::CalibrationConfig;
+use crate::rules::line::LineConfig;
+use crate::rules::queue::QueueConfig;
+use crate::rules::stats::StatsConfig;
+use crate::rules::traffic::{StoppedConfig, WrongWayConfig};
+use crate::rules::zone::ZoneConfig;
 use crate::source::Transport;
 use crate::track::TrackerParams;
 
@@ -62,6 +69,12 @@ pub struct CameraConfig {
     /// ends with the file.
     #[serde(default, rename = "loop")]
     pub looping: bool,
+    /// File sources: `true` (default) plays at the file's own frame rate like a live camera;
+    /// `false` replays it with every frame analysed, as fast as the model allows (no frame
+    /// dropped; frames are dated from the start of the replay by their stream time) — for
+    /// checking lines and zones on a recording.
+    #[serde(default = "yes")]
+    pub realtime: bool,
     /// Frames per second to analyse (e.g. 5 of a 25 fps stream); unset: as many as inference keeps
     /// up with. Analysis always takes the newest frame.
     #[serde(default)]
@@ -82,6 +95,42 @@ pub struct CameraConfig {
     /// Tracker parameters.
     #[serde(default)]
     pub tracker: TrackerParams,
+    /// Counting lines (`[[cameras.lines]]`).
+    #[serde(default)]
+    pub lines: Vec<LineConfig>,
+    /// Zones (`[[cameras.zones]]`).
+    #[serde(default)]
+    pub zones: Vec<ZoneConfig>,
+    /// Lanes with an allowed direction of travel (`[[cameras.wrong_way]]`).
+    #[serde(default)]
+    pub wrong_way: Vec<WrongWayConfig>,
+    /// No-stopping zones (`[[cameras.stopped]]`).
+    #[serde(default)]
+    pub stopped: Vec<StoppedConfig>,
+    /// Queue areas per lane (`[[cameras.queues]]`).
+    #[serde(default)]
+    pub queues: Vec<QueueConfig>,
+    /// Ground calibration for speeds and queue lengths (`[cameras.calibration]`).
+    #[serde(default)]
+    pub calibration: Option<CalibrationConfig>,
+    /// Interval statistics (`[cameras.stats]`).
+    #[serde(default)]
+    pub stats: StatsConfig,
+}
+
+impl CameraConfig {
+    /// The camera's rules.
+    pub fn rules(&self) -> RulesConfig {
+        RulesConfig {
+            lines: self.lines.clone(),
+            zones: self.zones.clone(),
+            wrong_way: self.wrong_way.clone(),
+            stopped: self.stopped.clone(),
+            queues: self.queues.clone(),
+            calibration: self.calibration.clone(),
+            stats: self.stats.clone(),
+        }
+    }
 }
 
 fn yes() -> bool {

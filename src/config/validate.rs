@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use super::{LoadedConfig, Problem, SCHEMES};
-use crate::infer::{LoadedSpec, classes::policy_problems};
+use crate::infer::LoadedSpec;
+use crate::infer::classes::{ClassTable, policy_problems};
+use crate::rules::{self, validate::LabelCheck};
 
 /// Every problem of a parsed config, including its cameras' model specs (read from disk).
 ///
@@ -15,6 +17,9 @@ pub fn validate(cfg: &LoadedConfig) -> Vec<Problem> {
     let mut push = |path: String, message: String| out.push(Problem { path, message });
     check_id(&c.site.id, "site.id", &mut push);
     check_id(&c.site.device, "site.device", &mut push);
+    if let Err(m) = c.site.time_zone() {
+        push("site.timezone".into(), m);
+    }
     if let Some(p) = cfg.onnxruntime()
         && !p.is_file()
     {
@@ -77,13 +82,44 @@ pub fn validate(cfg: &LoadedConfig) -> Vec<Problem> {
             Err(e) => push(at("model"), format!("model '{}': {e}", cam.model)),
             Ok(spec) => {
                 let policy = spec.spec.postprocess.with(&cam.detect);
-                for p in policy_problems(&policy, &spec.class_names) {
+                let policy_bad = policy_problems(&policy, &spec.class_names);
+                let labels_known = policy_bad.is_empty();
+                for p in policy_bad {
                     push(at(&format!("detect.{}", p.field)), p.message);
+                }
+                let table = ClassTable::new(&spec.class_names, &policy);
+                let label = |c: &str| label_problem(c, &table, &spec.class_names, &cam.model);
+                let check: LabelCheck<'_> = if labels_known { &label } else { &|_| Ok(()) };
+                for (field, message) in rules::validate::problems(&cam.rules(), check) {
+                    push(at(&field), message);
                 }
             }
         }
     }
     out
+}
+
+/// Why the class `c` will never be reported by a camera whose model has `names` and whose class
+/// policy compiled to `table`.
+fn label_problem(c: &str, table: &ClassTable, names: &[String], model: &str) -> Result<(), String> {
+    if table.labels().iter().any(|l| &**l == c) {
+        return Ok(());
+    }
+    let labels: Vec<&str> = table.labels().iter().map(|l| &**l).collect();
+    let shown = if labels.len() > 12 {
+        format!("{}, …", labels[..12].join(", "))
+    } else {
+        labels.join(", ")
+    };
+    if names.iter().any(|n| n == c) {
+        Err(format!(
+            "'{c}' is removed or renamed by this camera's `detect` settings (classes/remap), so it is never reported; reported labels: {shown}"
+        ))
+    } else {
+        Err(format!(
+            "'{c}' is not a label of model '{model}' (labels: {shown})"
+        ))
+    }
 }
 
 /// Problems of a camera's stream settings, as (field, message).
@@ -126,6 +162,13 @@ fn stream_problems(cam: &super::CameraConfig) -> Vec<(String, String)> {
         out.push(("password".into(), "set `username` too".into()));
     }
     let is_file = cam.url.starts_with("file:");
+    if !cam.realtime && !is_file {
+        out.push((
+            "realtime".into(),
+            "only file: sources can be replayed faster than real time; remove it for a live stream"
+                .into(),
+        ));
+    }
     if cam.looping && !is_file {
         out.push((
             "loop".into(),

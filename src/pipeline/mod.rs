@@ -1,6 +1,7 @@
-//! The agent's pipelines, one per camera: source → infer → track, joined by bounded channels of
-//! typed messages. Inference is shared per model (one session, round robin between its cameras)
-//! and runs on its own thread, off the async runtime; tracking runs as one async task per camera.
+//! The agent's pipelines, one per camera: source → infer → track → rules, joined by bounded
+//! channels of typed messages. Inference is shared per model (one session, round robin between its
+//! cameras) and runs on its own thread, off the async runtime; tracking and the rules run as one
+//! async task per camera.
 
 mod summary;
 mod worker;
@@ -17,14 +18,29 @@ pub use worker::{InferWorker, WorkerCamera};
 
 use crate::config::LoadedConfig;
 use crate::infer::{InferError, LoadedSpec, ModelRunner, OrtRuntime, Postprocessor};
+use crate::rules::{CameraRules, Event, IntervalStats, RulesError};
 use crate::source::{Camera, CameraStatus, LatestFrame, Signal, SourceError, SourceSettings};
 use crate::track::Tracker;
 use crate::types::{CameraId, Detections, Tracks};
 
 /// Detections waiting for a camera's tracker.
 const DETECTIONS_QUEUE: usize = 8;
-/// Tracks waiting for the consumer (rules, logging).
-const TRACKS_QUEUE: usize = 64;
+/// Outputs waiting for the consumer. Never dropped: a slow consumer slows the cameras' analysis
+/// (their newest-frame slots then skip frames, counted), it does not lose events.
+const OUTPUT_QUEUE: usize = 256;
+/// How often statistics intervals are checked for closing while a camera sends nothing.
+const STATS_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What the agent produces, in order per camera.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// A frame's confirmed tracks.
+    Tracks(Tracks),
+    /// An event decided on that frame (sent after the frame's tracks).
+    Event(Event),
+    /// A closed statistics interval.
+    Stats(IntervalStats),
+}
 
 /// Why the pipelines could not start.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +72,18 @@ pub enum PipelineError {
     /// No camera is enabled.
     #[error("no enabled camera in the config")]
     NoCameras,
+    /// A camera's rules cannot run.
+    #[error("camera '{camera}': {source}")]
+    Rules {
+        /// The camera.
+        camera: String,
+        /// What is wrong.
+        #[source]
+        source: RulesError,
+    },
+    /// `[site] timezone` is not usable.
+    #[error("site.timezone: {0}")]
+    TimeZone(String),
 }
 
 /// The running agent: every enabled camera of a config.
@@ -66,14 +94,20 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// Starts every enabled camera of `cfg`, its model's inference and its tracker (on the current
-    /// tokio runtime). Confirmed tracks of every camera arrive on the returned receiver.
+    /// Starts every enabled camera of `cfg`, its model's inference, its tracker and its rules (on
+    /// the current tokio runtime). Every camera's tracks, events and statistics arrive on the
+    /// returned receiver.
     pub fn start(
         cfg: &LoadedConfig,
         rt: &OrtRuntime,
-    ) -> Result<(Agent, mpsc::Receiver<Tracks>), PipelineError> {
+    ) -> Result<(Agent, mpsc::Receiver<Output>), PipelineError> {
         crate::source::init().map_err(PipelineError::Init)?;
-        let (tracks_tx, tracks_rx) = mpsc::channel(TRACKS_QUEUE);
+        let tz = cfg
+            .config
+            .site
+            .time_zone()
+            .map_err(PipelineError::TimeZone)?;
+        let (out_tx, out_rx) = mpsc::channel(OUTPUT_QUEUE);
         let mut by_model: HashMap<PathBuf, (LoadedSpec, Vec<usize>)> = HashMap::new();
         let enabled: Vec<_> = cfg.config.cameras.iter().filter(|c| c.enabled).collect();
         if enabled.is_empty() {
@@ -121,6 +155,13 @@ impl Agent {
                             source,
                         }
                     })?;
+                let rules =
+                    CameraRules::new(&cam.id, &cam.rules(), tz.clone()).map_err(|source| {
+                        PipelineError::Rules {
+                            camera: cam.id.clone(),
+                            source,
+                        }
+                    })?;
                 let (det_tx, det_rx) = mpsc::channel(DETECTIONS_QUEUE);
                 let slot = Arc::new(LatestFrame::default());
                 let camera = Camera::start(settings, Arc::clone(&slot), Arc::clone(&signal));
@@ -132,10 +173,11 @@ impl Agent {
                     post,
                     tx: det_tx,
                 });
-                agent.trackers.push(tokio::spawn(track(
+                agent.trackers.push(tokio::spawn(analyse(
                     Tracker::new(cam.tracker.clone()),
+                    rules,
                     det_rx,
-                    tracks_tx.clone(),
+                    out_tx.clone(),
                 )));
                 agent.cameras.push(camera);
             }
@@ -143,7 +185,7 @@ impl Agent {
                 .workers
                 .push(InferWorker::start(runner, worker_cams, signal)?);
         }
-        Ok((agent, tracks_rx))
+        Ok((agent, out_rx))
     }
 
     /// Every camera's id and status.
@@ -173,24 +215,47 @@ impl Agent {
     }
 }
 
-/// A camera's tracking stage: detections in, confirmed tracks out.
-async fn track(mut tracker: Tracker, mut rx: mpsc::Receiver<Detections>, tx: mpsc::Sender<Tracks>) {
+/// A camera's tracking and rules: detections in; tracks, events and statistics out.
+async fn analyse(
+    mut tracker: Tracker,
+    mut rules: CameraRules,
+    mut rx: mpsc::Receiver<Detections>,
+    tx: mpsc::Sender<Output>,
+) {
     let mut generation = None;
-    while let Some(d) = rx.recv().await {
-        // A new connection or a loop of a file: earlier tracks belong to another stream.
-        if generation.replace(d.meta.generation) != Some(d.meta.generation) {
-            tracker.reset();
+    let mut tick = tokio::time::interval(STATS_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let (outputs, more) = tokio::select! {
+            d = rx.recv() => match d {
+                Some(d) => {
+                    // A new connection or a loop of a file: earlier tracks belong to another stream.
+                    if generation.replace(d.meta.generation) != Some(d.meta.generation) {
+                        tracker.reset();
+                    }
+                    let frame = Tracks {
+                        tracks: tracker.update(d.meta.pts, &d.detections),
+                        meta: d.meta,
+                    };
+                    let (events, stats) = rules.update(&frame);
+                    let mut out = Vec::with_capacity(events.len() + 2);
+                    out.extend(stats.map(Output::Stats));
+                    out.push(Output::Tracks(frame));
+                    out.extend(events.into_iter().map(Output::Event));
+                    (out, true)
+                }
+                // The camera stopped: report the interval in progress.
+                None => (rules.flush().map(Output::Stats).into_iter().collect(), false),
+            },
+            _ = tick.tick() => (rules.tick(std::time::SystemTime::now()).map(Output::Stats).into_iter().collect(), true),
+        };
+        for o in outputs {
+            if tx.send(o).await.is_err() {
+                return;
+            }
         }
-        let tracks = tracker.update(d.meta.pts, &d.detections);
-        if tx
-            .send(Tracks {
-                meta: d.meta,
-                tracks,
-            })
-            .await
-            .is_err()
-        {
-            break;
+        if !more {
+            return;
         }
     }
 }

@@ -128,6 +128,11 @@ impl CameraRules {
         self.stats.roll(now)
     }
 
+    /// The statistics of the interval in progress, on shutdown (see [`StatsAccumulator::flush`]).
+    pub fn flush(&mut self) -> Option<IntervalStats> {
+        self.stats.flush()
+    }
+
     /// Feeds one frame's tracks: the events decided on it, and the statistics of the interval it
     /// closed, if it closed one.
     pub fn update(&mut self, frame: &Tracks) -> (Vec<Event>, Option<IntervalStats>) {

@@ -239,6 +239,15 @@ impl StatsAccumulator {
         report
     }
 
+    /// The statistics of the interval in progress so far (on shutdown: its `coverage_pct` shows
+    /// it is partial), if it analysed any frame; the interval then starts over empty.
+    pub fn flush(&mut self) -> Option<IntervalStats> {
+        let start = self
+            .start
+            .filter(|_| self.frames > 0 && !self.interval.is_zero())?;
+        self.report(start, start + self.interval)
+    }
+
     /// A frame taken at `at`; returns the weight (time since the previous frame, capped at
     /// [`MAX_FRAME_GAP`]) its state is counted with.
     pub fn frame(&mut self, at: SystemTime) -> Duration {

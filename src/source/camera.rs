@@ -43,6 +43,9 @@ struct Shared {
     /// Milliseconds since `epoch` of the last frame; 0 = none yet on this connection.
     last_frame_ms: AtomicU64,
     epoch: Mutex<Instant>,
+    /// Wall-clock time at `epoch`: replayed files (not real time) date frames from it by pts.
+    epoch_wall: Mutex<SystemTime>,
+    stop: Arc<AtomicBool>,
 }
 
 enum Outcome {
@@ -73,6 +76,8 @@ impl Camera {
             generation: AtomicU64::new(0),
             last_frame_ms: AtomicU64::new(0),
             epoch: Mutex::new(Instant::now()),
+            epoch_wall: Mutex::new(SystemTime::now()),
+            stop: Arc::clone(&stop),
         });
         let stop_flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
@@ -127,6 +132,9 @@ impl Drop for Camera {
     }
 }
 
+/// How long a file that ended waits for inference to take its last frame.
+const LAST_FRAME_WAIT: Duration = Duration::from_secs(10);
+
 fn supervise(shared: &Arc<Shared>, stop: &AtomicBool) {
     let s = &shared.settings;
     let mut episode = Episode {
@@ -140,6 +148,8 @@ fn supervise(shared: &Arc<Shared>, stop: &AtomicBool) {
         match run_once(shared, stop, &mut episode) {
             Outcome::Stopped => break,
             Outcome::Ended => {
+                // The last frame is still to be analysed: the file has ended once it is taken.
+                shared.slot.wait_empty(LAST_FRAME_WAIT, stop);
                 tracing::info!(camera = %s.camera, "the file ended");
                 shared.status.update(|st| st.state = CameraState::Ended);
                 return;
@@ -199,6 +209,10 @@ fn run_once(shared: &Arc<Shared>, stop: &AtomicBool, episode: &mut Episode) -> O
     // One reference point for every silence measure of this connection.
     let started = Instant::now();
     *shared.epoch.lock().unwrap_or_else(PoisonError::into_inner) = started;
+    *shared
+        .epoch_wall
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = SystemTime::now();
     if let Err(e) = pipeline.play() {
         let detail = bus_error(&bus)
             .map(|d| redact_text(&d, s))
@@ -221,6 +235,10 @@ fn run_once(shared: &Arc<Shared>, stop: &AtomicBool, episode: &mut Episode) -> O
                 }
                 MessageView::Eos(_) if s.is_file() && s.looping => {
                     shared.generation.fetch_add(1, Ordering::SeqCst);
+                    *shared
+                        .epoch_wall
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = SystemTime::now();
                     if let Err(e) = pipeline.rewind() {
                         return Outcome::Failed(e.to_string());
                     }
@@ -322,18 +340,34 @@ fn on_sample(shared: &Shared, sample: &gst::Sample) {
     let Some((width, height)) = pixels_size(&pixels) else {
         return;
     };
+    let replay = shared.settings.is_file() && !shared.settings.realtime;
     let frame = Frame {
         meta: FrameMeta {
             camera: Arc::clone(&shared.settings.camera),
             seq: shared.seq.fetch_add(1, Ordering::SeqCst),
             pts,
             generation,
-            captured_at: SystemTime::now(),
+            captured_at: if replay {
+                *shared
+                    .epoch_wall
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    + pts
+            } else {
+                SystemTime::now()
+            },
             width,
             height,
         },
         pixels: Box::new(pixels),
     };
+    if replay {
+        // Every frame is analysed: wait for the previous one to be taken.
+        if shared.slot.put_when_free(frame, &shared.stop) {
+            shared.signal.notify();
+        }
+        return;
+    }
     if shared.slot.put(frame) {
         shared.status.update(|st| st.frames_dropped += 1);
     }

@@ -70,7 +70,7 @@ impl SourceSettings {
             username: cam.username.clone(),
             password: cam.password.as_ref().map(|p| p.expose().to_string()),
             looping: cam.looping,
-            realtime: true,
+            realtime: cam.realtime,
             analysis_fps: cam.analysis_fps,
             analysis_width: cam.analysis_width,
             stall_timeout: secs(cam.stall_timeout_s),

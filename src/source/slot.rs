@@ -2,6 +2,7 @@
 //! newest frame, so analysis never lags behind live video. A frame replaced before it was taken is
 //! counted as dropped.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -42,6 +43,7 @@ impl Signal {
 #[derive(Debug, Default)]
 pub struct LatestFrame {
     frame: Mutex<Option<Frame>>,
+    taken: Condvar,
 }
 
 impl LatestFrame {
@@ -50,9 +52,50 @@ impl LatestFrame {
         lock(&self.frame).replace(frame).is_some()
     }
 
+    /// Puts `frame` in the slot once the previous one has been taken (no frame is dropped; the
+    /// caller waits for analysis). Gives up, returning false, when `stop` is set.
+    pub fn put_when_free(&self, frame: Frame, stop: &AtomicBool) -> bool {
+        let mut slot = lock(&self.frame);
+        while slot.is_some() {
+            if stop.load(Ordering::SeqCst) {
+                return false;
+            }
+            slot = self
+                .taken
+                .wait_timeout(slot, Duration::from_millis(50))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        *slot = Some(frame);
+        true
+    }
+
+    /// Waits until the slot is empty, at most `limit` and not past `stop`; returns whether it is.
+    pub fn wait_empty(&self, limit: Duration, stop: &AtomicBool) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        let mut slot = lock(&self.frame);
+        while slot.is_some() {
+            let now = std::time::Instant::now();
+            if stop.load(Ordering::SeqCst) || now >= deadline {
+                return false;
+            }
+            let step = (deadline - now).min(Duration::from_millis(50));
+            slot = self
+                .taken
+                .wait_timeout(slot, step)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
     /// Takes the waiting frame, if any.
     pub fn take(&self) -> Option<Frame> {
-        lock(&self.frame).take()
+        let frame = lock(&self.frame).take();
+        if frame.is_some() {
+            self.taken.notify_all();
+        }
+        frame
     }
 
     /// Empties the slot; returns whether a frame was waiting.

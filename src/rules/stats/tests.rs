@@ -158,6 +158,16 @@ fn a_camera_gap_shows_in_the_coverage_and_a_timer_closes_intervals() {
     // A minute without frames is still reported.
     let empty = s.roll(at(125.0)).expect("report");
     assert_eq!((empty.frames, empty.coverage_pct), (0, 0.0));
+    // On shutdown the interval in progress is reported as it stands, once.
+    run(&mut s, 130.0, 140.0, |_, _, _| {});
+    let part = s.flush().expect("partial interval");
+    assert_eq!(part.frames, 100);
+    assert!(
+        (part.coverage_pct - 16.5).abs() < 0.3,
+        "{}",
+        part.coverage_pct
+    );
+    assert!(s.flush().is_none());
     // Statistics off.
     let mut off = StatsAccumulator::new("c", 0, vec![], vec![], vec![]);
     assert!(off.roll(at(0.0)).is_none() && off.roll(at(1000.0)).is_none());
