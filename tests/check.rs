@@ -9,6 +9,27 @@ fn check(path: &std::path::Path) -> (bool, String, String) {
     run(roadeye().arg("check").arg(path))
 }
 
+/// Writes `text` (with `MODELS` standing for the shipped models folder) as a config in `dir`,
+/// checks it, requires the check to fail and returns what it printed on stderr.
+fn check_fails(dir: &std::path::Path, text: &str) -> String {
+    let models = common::root().join("models");
+    let cfg = write(
+        dir,
+        "box.toml",
+        &text.replace("MODELS", &models.display().to_string()),
+    );
+    let (ok, out, err) = check(&cfg);
+    assert!(!ok, "must fail: {out}");
+    err
+}
+
+/// Requires every one of `needles` in `err`.
+fn assert_all(err: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(err.contains(needle), "missing '{needle}' in:\n{err}");
+    }
+}
+
 #[test]
 fn every_example_config_passes_with_its_models_opened() {
     let dir = common::root().join("configs");
@@ -57,27 +78,21 @@ url = "file://relative/video.mp4"
 #[test]
 fn a_bad_config_gets_every_problem_with_its_path() {
     let dir = tempfile::tempdir().expect("tmp");
-    let models = common::root().join("models");
-    let cfg = write(
-        dir.path(),
-        "box.toml",
-        &BAD.replace("MODELS", &models.display().to_string()),
+    let err = check_fails(dir.path(), BAD);
+    assert_all(
+        &err,
+        &[
+            "site.id: 'ha noi' contains ' '",
+            "site.device: must not be empty",
+            "cameras[0].url: 'rtsp://***@/stream' has no host",
+            "cameras[0].detect.classes[1]: 'lorry' is neither a model class nor a remap target",
+            "cameras[0].detect.score_threshold: 1.5 is outside 0..1",
+            "cameras[1].id: 'north' is already the id of cameras[0]",
+            "cameras[1].url: unknown scheme 'ftp'",
+            "cameras[1].model: model 'yolo9000': cannot read",
+            "cameras[2].url: 'file://relative/video.mp4' needs an absolute path",
+        ],
     );
-    let (ok, out, err) = check(&cfg);
-    assert!(!ok, "must fail: {out}");
-    for needle in [
-        "site.id: 'ha noi' contains ' '",
-        "site.device: must not be empty",
-        "cameras[0].url: 'rtsp://***@/stream' has no host",
-        "cameras[0].detect.classes[1]: 'lorry' is neither a model class nor a remap target",
-        "cameras[0].detect.score_threshold: 1.5 is outside 0..1",
-        "cameras[1].id: 'north' is already the id of cameras[0]",
-        "cameras[1].url: unknown scheme 'ftp'",
-        "cameras[1].model: model 'yolo9000': cannot read",
-        "cameras[2].url: 'file://relative/video.mp4' needs an absolute path",
-    ] {
-        assert!(err.contains(needle), "missing '{needle}' in:\n{err}");
-    }
     assert!(err.contains("9 problem(s)"), "{err}");
     assert!(!err.contains("hunter2"), "a password leaked: {err}");
 }
@@ -155,4 +170,71 @@ fn a_model_that_does_not_match_its_spec_fails_the_check() {
         err.contains("[1, 3, 416, 416]") && err.contains("[1, 3, 320, 320]"),
         "{err}"
     );
+}
+
+const BAD_RULES: &str = r#"
+[site]
+id = "hall"
+device = "box"
+timezone = "Asia/Hanoi City"
+
+[runtime]
+models_dir = "MODELS"
+
+[[cameras]]
+id = "lobby"
+url = "rtsp://192.0.2.1/stream"
+
+[cameras.detect]
+classes = ["person", "car"]
+
+[[cameras.lines]]
+id = "door"
+points = [[0.35, 0.62], [1.35, 0.28]]
+classes = ["bus", "persn"]
+
+[[cameras.zones]]
+id = "door"
+points = [[0.2, 0.2], [0.8, 0.8], [0.8, 0.2], [0.2, 0.8]]
+intrusion = { windows = [{ from = "22:00", to = "22:00" }] }
+
+[[cameras.queues]]
+id = "q"
+zone = [[0.1, 0.1], [0.5, 0.1]]
+stop_line = [[0.1, 0.9], [0.1, 0.9]]
+
+[cameras.calibration]
+image = [[0.1, 0.1], [0.2, 0.2], [0.3, 0.3], [0.0, 1.0]]
+ground = [[0.0, 0.0], [10.0, 0.0], [10.0, 40.0], [0.0, 40.0]]
+
+[cameras.stats]
+interval_s = 7
+"#;
+
+#[test]
+fn bad_rules_get_every_problem_with_their_path() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let err = check_fails(dir.path(), BAD_RULES);
+    assert_all(
+        &err,
+        &[
+            "site.timezone: 'Asia/Hanoi City' is not a known time zone",
+            "cameras[0].lines[0].points[1]: [1.35, 0.28] is outside the frame",
+            "cameras[0].lines[0].classes[0]: 'bus' is removed or renamed by this camera's `detect` settings",
+            "cameras[0].lines[0].classes[1]: 'persn' is not a label of model 'centernet' (labels: person, car)",
+            "cameras[0].zones[0].points: the polygon crosses itself",
+            "cameras[0].zones[0].intrusion.windows[0]: from and to are both 22:00",
+            "cameras[0].zones[0].id: 'door' is already the id of lines[0]",
+            "cameras[0].queues[0].zone: has 2 point(s): at least 3 needed",
+            "cameras[0].queues[0].stop_line: the two points are equal",
+            "cameras[0].calibration: the four image or ground points are degenerate",
+            "cameras[0].stats.interval_s: 7 must divide a day",
+        ],
+    );
+    // A time of day that is not one is a parse error naming the field's value.
+    let err = check_fails(
+        dir.path(),
+        &BAD_RULES.replace("from = \"22:00\"", "from = \"10 pm\""),
+    );
+    assert!(err.contains("'10 pm' is not a time of day"), "{err}");
 }

@@ -1,4 +1,5 @@
 //! `roadeye run` as a technician starts it: the real binary on the demo config, stopped by SIGTERM.
+//! Logs go to stderr; events and statistics to stdout, one JSON object per line.
 
 mod common;
 
@@ -17,6 +18,17 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Sends each line of `r` on the returned channel, from a thread.
+fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
 #[test]
 fn run_streams_logs_tracks_and_stops_cleanly_on_sigterm() {
     let child = common::roadeye()
@@ -29,16 +41,12 @@ fn run_streams_logs_tracks_and_stops_cleanly_on_sigterm() {
         ])
         .env("ROADEYE_LOG", "info")
         .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()
         .expect("roadeye run");
     let mut child = KillOnDrop(child);
-    let stderr = child.0.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = lines(child.0.stderr.take().expect("stderr"));
+    let out = lines(child.0.stdout.take().expect("stdout"));
     let mut log = Vec::new();
     // Wait (up to 90 s) for a summary line that shows a tracked person.
     let tracked = loop {
@@ -53,6 +61,14 @@ fn run_streams_logs_tracks_and_stops_cleanly_on_sigterm() {
             Err(_) => break false,
         }
     };
+    // The demo's zone sees people within seconds: wait for a first event on stdout.
+    let mut printed = Vec::new();
+    while let Ok(line) = out.recv_timeout(Duration::from_secs(60)) {
+        printed.push(line);
+        if printed.iter().any(|l| l.contains(r#""type":"event""#)) {
+            break;
+        }
+    }
     let pid = child.0.id().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -78,4 +94,38 @@ fn run_streams_logs_tracks_and_stops_cleanly_on_sigterm() {
         text.contains("track(s) in all"),
         "final summary missing:\n{text}"
     );
+    // Stdout: JSON lines only, events of the demo's rules, and the interval in progress reported
+    // on the way out.
+    printed.extend(out.iter());
+    let values: Vec<serde_json::Value> = printed
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let event = values
+        .iter()
+        .find(|v| v["type"] == "event")
+        .unwrap_or_else(|| panic!("no event printed: {printed:?}"));
+    assert_eq!(event["camera"], "plaza");
+    assert!(
+        ["plaza-x", "plaza-centre"].contains(&event["rule"].as_str().unwrap_or("")),
+        "{event}"
+    );
+    assert!(
+        event["time_ms"]
+            .as_u64()
+            .is_some_and(|t| t > 1_700_000_000_000),
+        "{event}"
+    );
+    let last = values.last().expect("output");
+    assert_eq!(
+        last["type"], "stats",
+        "the partial interval comes last: {printed:?}"
+    );
+    assert!(
+        last["coverage_pct"]
+            .as_f64()
+            .is_some_and(|c| c > 0.0 && c < 100.0),
+        "{last}"
+    );
+    assert_eq!(last["zones"][0]["zone"], "plaza-centre", "{last}");
 }

@@ -44,11 +44,49 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
             c.site.device,
             c.cameras.len()
         );
+        if let Ok(tz) = c.site.time_zone() {
+            let now = jiff::Timestamp::now();
+            let name = tz.iana_name().unwrap_or("system");
+            println!(
+                "  time zone: {name} (now {} local)",
+                tz.to_datetime(now).strftime("%a %H:%M")
+            );
+        }
+        for cam in &c.cameras {
+            println!("  {}: {}", cam.id, rules_summary(cam));
+        }
         Ok(ExitCode::SUCCESS)
     } else {
         super::config::print_problems(&args.config, &problems);
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// What a camera's rules are, in a few words.
+fn rules_summary(cam: &roadeye::config::CameraConfig) -> String {
+    let mut parts: Vec<String> = [
+        (cam.lines.len(), "counting line"),
+        (cam.zones.len(), "zone"),
+        (cam.wrong_way.len(), "wrong-way lane"),
+        (cam.stopped.len(), "no-stopping zone"),
+        (cam.queues.len(), "queue"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}{}", if *n == 1 { "" } else { "s" }))
+    .collect();
+    if parts.is_empty() {
+        parts.push("no rules (tracks only)".into());
+    }
+    if cam.calibration.is_some() {
+        parts.push("calibrated".into());
+    }
+    match cam.stats.interval_s {
+        0 => parts.push("no statistics".into()),
+        n => parts.push(format!("statistics every {n} s")),
+    }
+    let state = if cam.enabled { "" } else { " (disabled)" };
+    format!("{}{state}", parts.join(", "))
 }
 
 /// Opens every model the cameras use (once each) against the real runtime.
