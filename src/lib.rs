@@ -10,6 +10,7 @@ pub mod infer;
 pub mod ops;
 pub mod paths;
 pub mod pipeline;
+pub mod publish;
 pub mod rules;
 pub mod source;
 pub mod track;
