@@ -1,0 +1,204 @@
+//! What goes on the wire: topics and the message envelope (schema version, a unique time-ordered
+//! id, the site) around the rules' events and statistics.
+
+use serde::Serialize;
+
+use crate::rules::{Event, IntervalStats};
+
+/// The schema version every message carries as `v`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The default topic prefix.
+pub const DEFAULT_PREFIX: &str = "roadeye/v1";
+
+/// The topics of one box.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topics {
+    prefix: String,
+    site: String,
+    device: String,
+}
+
+impl Topics {
+    /// Topics under `prefix` (no trailing `/`) for `site` and `device`.
+    pub fn new(prefix: &str, site: &str, device: &str) -> Topics {
+        Topics {
+            prefix: prefix.trim_end_matches('/').to_string(),
+            site: site.to_string(),
+            device: device.to_string(),
+        }
+    }
+
+    /// `{prefix}/{site}/{camera}/events/{kind}`.
+    pub fn event(&self, camera: &str, kind: &str) -> String {
+        format!("{}/{}/{camera}/events/{kind}", self.prefix, self.site)
+    }
+
+    /// `{prefix}/{site}/{camera}/stats`.
+    pub fn stats(&self, camera: &str) -> String {
+        format!("{}/{}/{camera}/stats", self.prefix, self.site)
+    }
+
+    /// `{prefix}/{site}/{device}/status` (retained; the Last Will's topic).
+    pub fn status(&self) -> String {
+        format!("{}/{}/{}/status", self.prefix, self.site, self.device)
+    }
+}
+
+/// Unique, time-ordered message ids: ULIDs (26 characters of Crockford base32: 48 bits of
+/// milliseconds since the Unix epoch, then 80 bits that start at a per-process random value and
+/// count up), so ids sort by time and stay unique within a millisecond and across restarts.
+#[derive(Debug, Clone)]
+pub struct IdGen {
+    last_ms: u64,
+    low: u128,
+}
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const LOW_BITS: u32 = 80;
+
+impl IdGen {
+    /// A generator seeded with `seed` (e.g. from the clock, the process id and the device id).
+    pub fn new(seed: u64) -> IdGen {
+        // SplitMix64 twice spreads the seed over the 80 low bits.
+        let mix = |mut z: u64| {
+            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let (a, b) = (mix(seed), mix(seed ^ 0xA5A5_A5A5_A5A5_A5A5));
+        IdGen {
+            last_ms: 0,
+            // Leave headroom so counting up never overflows into the time bits.
+            low: ((u128::from(a) << 16) ^ u128::from(b)) & ((1u128 << (LOW_BITS - 1)) - 1),
+        }
+    }
+
+    /// A generator seeded from the clock, the process id and `device`.
+    pub fn for_device(device: &str) -> IdGen {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let name = device.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
+        });
+        IdGen::new(nanos ^ (u64::from(std::process::id()) << 32) ^ name)
+    }
+
+    /// The next id for a message made at `ms` (ms since the Unix epoch). Ids never go backwards,
+    /// even if the clock does.
+    pub fn next(&mut self, ms: u64) -> String {
+        let ms = ms.max(self.last_ms);
+        if ms == self.last_ms {
+            self.low += 1;
+        }
+        self.last_ms = ms;
+        let value =
+            (u128::from(ms & ((1 << 48) - 1)) << LOW_BITS) | (self.low & ((1u128 << LOW_BITS) - 1));
+        (0..26)
+            .rev()
+            .map(|i| char::from(CROCKFORD[((value >> (i * 5)) & 31) as usize]))
+            .collect()
+    }
+}
+
+/// A message body in its envelope: `v`, `id`, `site`, then the body's own fields.
+#[derive(Debug, Serialize)]
+pub struct Envelope<'a, T: Serialize> {
+    /// Schema version.
+    pub v: u32,
+    /// Unique, time-ordered id: the IOC drops redeliveries with an id it has seen.
+    pub id: &'a str,
+    /// The site.
+    pub site: &'a str,
+    /// The body.
+    #[serde(flatten)]
+    pub body: &'a T,
+}
+
+/// The JSON of an event in its envelope.
+pub fn event_json(id: &str, site: &str, e: &Event) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&Envelope {
+        v: SCHEMA_VERSION,
+        id,
+        site,
+        body: e,
+    })
+}
+
+/// The JSON of interval statistics in their envelope.
+pub fn stats_json(id: &str, site: &str, s: &IntervalStats) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&Envelope {
+        v: SCHEMA_VERSION,
+        id,
+        site,
+        body: s,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_follow_the_stable_layout() {
+        let t = Topics::new("roadeye/v1/", "hn-caugiay", "box-01");
+        assert_eq!(
+            t.event("north", "line_crossing"),
+            "roadeye/v1/hn-caugiay/north/events/line_crossing"
+        );
+        assert_eq!(t.stats("north"), "roadeye/v1/hn-caugiay/north/stats");
+        assert_eq!(t.status(), "roadeye/v1/hn-caugiay/box-01/status");
+    }
+
+    #[test]
+    fn ids_are_unique_sorted_by_time_and_never_go_backwards() {
+        let mut g = IdGen::new(42);
+        let ids: Vec<String> = [
+            1_795_534_200_000u64,
+            1_795_534_200_000,
+            1_795_534_200_001,
+            1_795_534_199_000,
+        ]
+        .iter()
+        .map(|ms| g.next(*ms))
+        .collect();
+        assert!(
+            ids.iter()
+                .all(|i| i.len() == 26 && i.bytes().all(|b| CROCKFORD.contains(&b))),
+            "{ids:?}"
+        );
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(
+            sorted, ids,
+            "strictly increasing, even when the clock steps back"
+        );
+        // The first 10 characters are the time: a later millisecond sorts after, whatever the seed.
+        let later = IdGen::new(7).next(1_795_534_200_002);
+        assert!(later > ids[2]);
+        assert_eq!(&ids[0][..10], &ids[1][..10]);
+        // Two generators (two runs of the agent) in the same millisecond do not collide.
+        assert_ne!(IdGen::new(1).next(5), IdGen::new(2).next(5));
+    }
+
+    #[test]
+    fn the_envelope_leads_with_version_id_and_site() {
+        let e = crate::rules::Event {
+            camera: "north".into(),
+            time: std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_795_534_200_123),
+            pts: std::time::Duration::ZERO,
+            rule: "depot".into(),
+            kind: crate::rules::EventKind::Intrusion,
+            object: None,
+        };
+        let json = String::from_utf8(event_json("01ABC", "hn", &e).expect("json")).expect("utf8");
+        assert_eq!(
+            json,
+            r#"{"v":1,"id":"01ABC","site":"hn","camera":"north","time_ms":1795534200123,"rule":"depot","kind":"intrusion"}"#
+        );
+    }
+}
