@@ -162,6 +162,9 @@ impl Agent {
                             source,
                         }
                     })?;
+                // A replayed file dates its frames by stream time, not by the wall clock: its
+                // statistics intervals close on its frames only.
+                let wall_clock = !settings.is_file() || settings.realtime;
                 let (det_tx, det_rx) = mpsc::channel(DETECTIONS_QUEUE);
                 let slot = Arc::new(LatestFrame::default());
                 let camera = Camera::start(settings, Arc::clone(&slot), Arc::clone(&signal));
@@ -178,6 +181,7 @@ impl Agent {
                     rules,
                     det_rx,
                     out_tx.clone(),
+                    wall_clock,
                 )));
                 agent.cameras.push(camera);
             }
@@ -221,10 +225,18 @@ async fn analyse(
     mut rules: CameraRules,
     mut rx: mpsc::Receiver<Detections>,
     tx: mpsc::Sender<Output>,
+    wall_clock: bool,
 ) {
     let mut generation = None;
     let mut tick = tokio::time::interval(STATS_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let ticks = async |tick: &mut tokio::time::Interval| {
+        if wall_clock {
+            tick.tick().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
     loop {
         let (outputs, more) = tokio::select! {
             d = rx.recv() => match d {
@@ -247,7 +259,7 @@ async fn analyse(
                 // The camera stopped: report the interval in progress.
                 None => (rules.flush().map(Output::Stats).into_iter().collect(), false),
             },
-            _ = tick.tick() => (rules.tick(std::time::SystemTime::now()).map(Output::Stats).into_iter().collect(), true),
+            () = ticks(&mut tick) => (rules.tick(std::time::SystemTime::now()).map(Output::Stats).into_iter().collect(), true),
         };
         for o in outputs {
             if tx.send(o).await.is_err() {
