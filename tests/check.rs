@@ -209,6 +209,12 @@ ground = [[0.0, 0.0], [10.0, 0.0], [10.0, 40.0], [0.0, 40.0]]
 
 [cameras.stats]
 interval_s = 7
+
+[[cameras]]
+id = "replay"
+url = "file:///srv/clips/plaza.mp4"
+loop = true
+realtime = false
 "#;
 
 #[test]
@@ -229,6 +235,7 @@ fn bad_rules_get_every_problem_with_their_path() {
             "cameras[0].queues[0].stop_line: the two points are equal",
             "cameras[0].calibration: the four image or ground points are degenerate",
             "cameras[0].stats.interval_s: 7 must divide a day",
+            "cameras[1].loop: a replay (realtime = false) plays the file once",
         ],
     );
     // A time of day that is not one is a parse error naming the field's value.

@@ -72,7 +72,7 @@ pub struct CameraConfig {
     /// File sources: `true` (default) plays at the file's own frame rate like a live camera;
     /// `false` replays it with every frame analysed, as fast as the model allows (no frame
     /// dropped; frames are dated from the start of the replay by their stream time) — for
-    /// checking lines and zones on a recording.
+    /// checking lines and zones on a recording. A replay plays the file once (no `loop`).
     #[serde(default = "yes")]
     pub realtime: bool,
     /// Frames per second to analyse (e.g. 5 of a 25 fps stream); unset: as many as inference keeps

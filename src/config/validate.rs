@@ -169,6 +169,12 @@ fn stream_problems(cam: &super::CameraConfig) -> Vec<(String, String)> {
                 .into(),
         ));
     }
+    if cam.looping && !cam.realtime {
+        out.push((
+            "loop".into(),
+            "a replay (realtime = false) plays the file once; remove `loop` or `realtime`".into(),
+        ));
+    }
     if cam.looping && !is_file {
         out.push((
             "loop".into(),

@@ -164,7 +164,7 @@ impl Agent {
                     })?;
                 // A replayed file dates its frames by stream time, not by the wall clock: its
                 // statistics intervals close on its frames only.
-                let wall_clock = !settings.is_file() || settings.realtime;
+                let wall_clock = !settings.is_replay();
                 let (det_tx, det_rx) = mpsc::channel(DETECTIONS_QUEUE);
                 let slot = Arc::new(LatestFrame::default());
                 let camera = Camera::start(settings, Arc::clone(&slot), Arc::clone(&signal));
@@ -215,6 +215,26 @@ impl Agent {
         .await;
         for t in self.trackers {
             let _ = t.await;
+        }
+    }
+
+    /// [`shutdown`](Self::shutdown) while handing every output still coming on `rx` to `f`, so no
+    /// stage waits on a full queue and nothing decided before the stop is lost.
+    pub async fn shutdown_draining(
+        self,
+        rx: &mut mpsc::Receiver<Output>,
+        mut f: impl FnMut(Output),
+    ) {
+        let shutdown = self.shutdown();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some(o) = rx.recv() => f(o),
+            }
+        }
+        while let Ok(o) = rx.try_recv() {
+            f(o);
         }
     }
 }

@@ -46,6 +46,8 @@ struct Shared {
     /// Wall-clock time at `epoch`: replayed files (not real time) date frames from it by pts.
     epoch_wall: Mutex<SystemTime>,
     stop: Arc<AtomicBool>,
+    /// A replayed frame is waiting for analysis to take the previous one.
+    waiting: AtomicBool,
 }
 
 enum Outcome {
@@ -78,6 +80,7 @@ impl Camera {
             epoch: Mutex::new(Instant::now()),
             epoch_wall: Mutex::new(SystemTime::now()),
             stop: Arc::clone(&stop),
+            waiting: AtomicBool::new(false),
         });
         let stop_flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
@@ -235,10 +238,6 @@ fn run_once(shared: &Arc<Shared>, stop: &AtomicBool, episode: &mut Episode) -> O
                 }
                 MessageView::Eos(_) if s.is_file() && s.looping => {
                     shared.generation.fetch_add(1, Ordering::SeqCst);
-                    *shared
-                        .epoch_wall
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner) = SystemTime::now();
                     if let Err(e) = pipeline.rewind() {
                         return Outcome::Failed(e.to_string());
                     }
@@ -247,6 +246,11 @@ fn run_once(shared: &Arc<Shared>, stop: &AtomicBool, episode: &mut Episode) -> O
                 MessageView::Eos(_) => return Outcome::Failed("the stream ended".into()),
                 _ => {}
             }
+        }
+        if shared.waiting.load(Ordering::SeqCst) {
+            // A replay held up by analysis is not stalled.
+            let now = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            shared.last_frame_ms.store(now.max(1), Ordering::SeqCst);
         }
         let last = shared.last_frame_ms.load(Ordering::SeqCst);
         if last > 0 && streaming_since.is_none() {
@@ -340,7 +344,7 @@ fn on_sample(shared: &Shared, sample: &gst::Sample) {
     let Some((width, height)) = pixels_size(&pixels) else {
         return;
     };
-    let replay = shared.settings.is_file() && !shared.settings.realtime;
+    let replay = shared.settings.is_replay();
     let frame = Frame {
         meta: FrameMeta {
             camera: Arc::clone(&shared.settings.camera),
@@ -362,8 +366,12 @@ fn on_sample(shared: &Shared, sample: &gst::Sample) {
         pixels: Box::new(pixels),
     };
     if replay {
-        // Every frame is analysed: wait for the previous one to be taken.
-        if shared.slot.put_when_free(frame, &shared.stop) {
+        // Every frame is analysed: wait for the previous one to be taken. Waiting on analysis is
+        // not a silent source (see the stall watchdog).
+        shared.waiting.store(true, Ordering::SeqCst);
+        let put = shared.slot.put_when_free(frame, &shared.stop);
+        shared.waiting.store(false, Ordering::SeqCst);
+        if put {
             shared.signal.notify();
         }
         return;

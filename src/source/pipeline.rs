@@ -57,7 +57,7 @@ impl Pipeline {
             .build()
             .map_err(|_| SourceError::MissingElement("capsfilter".into()))?;
         // Live sources deliver as they come; files are paced like a camera unless asked otherwise.
-        let sync = s.is_file() && s.realtime;
+        let sync = s.is_file() && !s.is_replay();
         let sink = gst_app::AppSink::builder()
             .max_buffers(2)
             .drop(true)

@@ -83,6 +83,12 @@ impl SourceSettings {
     pub fn is_file(&self) -> bool {
         self.uri.starts_with("file:")
     }
+
+    /// Whether the source is a file replayed with every frame analysed (not in real time): its
+    /// frames are dated by stream time from the start of the replay, not by the wall clock.
+    pub fn is_replay(&self) -> bool {
+        self.is_file() && !self.realtime
+    }
 }
 
 /// The URI GStreamer opens: `file:relative/path` becomes an absolute `file:///…` URI.
