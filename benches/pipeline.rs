@@ -136,14 +136,7 @@ fn agent_path(video: &std::path::Path, seconds: f64) -> (u64, u64, u64, f64) {
         let until = tokio::time::Instant::now() + Duration::from_secs_f64(seconds);
         while let Ok(Some(_)) = tokio::time::timeout_at(until, tracks.recv()).await {}
         let st = agent.statuses().remove(0).1;
-        let shutdown = agent.shutdown();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                Some(_) = tracks.recv() => {}
-            }
-        }
+        agent.shutdown_draining(&mut tracks, drop).await;
         (st.frames_in, st.frames_analysed, st.frames_dropped, seconds)
     })
 }

@@ -107,17 +107,7 @@ fn replay(cfg: &LoadedConfig) -> Replay {
                 collect(o);
             }
         }
-        let shutdown = agent.shutdown();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                Some(o) = rx.recv() => collect(o),
-            }
-        }
-        while let Ok(o) = rx.try_recv() {
-            collect(o);
-        }
+        agent.shutdown_draining(&mut rx, collect).await;
         Replay {
             events,
             stats,
@@ -268,6 +258,10 @@ fn a_still_scene_gives_no_event() {
     );
     let (events, stats) = (r.events, r.stats);
     assert!(events.is_empty(), "{events:?}");
+    assert!(
+        !stats.is_empty(),
+        "the interval in progress is reported at the end"
+    );
     assert!(
         stats.iter().flat_map(|s| &s.lines).all(|l| l.volume == 0),
         "{stats:?}"

@@ -79,18 +79,17 @@ async fn serve(
     };
     tracing::info!("stopping ({reason})");
     let statuses = agent.statuses();
-    // Keep draining while the stages stop, so none of them waits on a full queue and every event
-    // decided before the stop is written.
-    let shutdown = agent.shutdown();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            Some(o) = outputs.recv() => emit(&o, &mut summary)?,
-        }
-    }
-    while let Ok(o) = outputs.try_recv() {
-        emit(&o, &mut summary)?;
+    // Every event decided before the stop is written; the first write error is reported.
+    let mut failed = None;
+    agent
+        .shutdown_draining(&mut outputs, |o| {
+            if failed.is_none() {
+                failed = emit(&o, &mut summary).err();
+            }
+        })
+        .await;
+    if let Some(e) = failed {
+        return Err(e);
     }
     for (id, st) in &statuses {
         tracing::info!(

@@ -69,15 +69,6 @@ pub enum ConfigError {
         /// The parser's error, naming the line and the field.
         message: String,
     },
-    /// The config parses but [`validate`](validate::validate) found problems.
-    #[error("config '{}' has {} problem(s):\n{}", .path.display(), .problems.len(),
-        .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
-    Invalid {
-        /// The config file.
-        path: PathBuf,
-        /// Every problem, each with its location.
-        problems: Vec<Problem>,
-    },
 }
 
 /// A parsed config with the folder its relative paths are resolved against.

@@ -14,8 +14,6 @@ struct CameraWindow {
     ids: BTreeMap<u64, String>,
     /// Tracks on the latest frame, by label.
     now: BTreeMap<String, usize>,
-    first_pts: Option<Duration>,
-    last_pts: Option<Duration>,
 }
 
 /// Accumulates tracks of every camera and renders one summary line per camera.
@@ -31,8 +29,6 @@ impl Summary {
     pub fn add(&mut self, t: &Tracks) {
         let w = self.windows.entry(t.meta.camera.clone()).or_default();
         w.frames += 1;
-        w.first_pts.get_or_insert(t.meta.pts);
-        w.last_pts = Some(t.meta.pts);
         w.now.clear();
         for tr in &t.tracks {
             w.ids.insert(tr.id, tr.label.to_string());

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+#[cfg(doc)]
 use crate::rules::{Event, IntervalStats};
 
 /// The schema version every message carries as `v`.
@@ -118,23 +119,17 @@ pub struct Envelope<'a, T: Serialize> {
     pub body: &'a T,
 }
 
-/// The JSON of an event in its envelope.
-pub fn event_json(id: &str, site: &str, e: &Event) -> Result<Vec<u8>, serde_json::Error> {
+/// The JSON of a message body (an [`Event`], [`IntervalStats`]) in its envelope.
+pub fn envelope_json<T: Serialize>(
+    id: &str,
+    site: &str,
+    body: &T,
+) -> Result<Vec<u8>, serde_json::Error> {
     serde_json::to_vec(&Envelope {
         v: SCHEMA_VERSION,
         id,
         site,
-        body: e,
-    })
-}
-
-/// The JSON of interval statistics in their envelope.
-pub fn stats_json(id: &str, site: &str, s: &IntervalStats) -> Result<Vec<u8>, serde_json::Error> {
-    serde_json::to_vec(&Envelope {
-        v: SCHEMA_VERSION,
-        id,
-        site,
-        body: s,
+        body,
     })
 }
 
@@ -195,7 +190,8 @@ mod tests {
             kind: crate::rules::EventKind::Intrusion,
             object: None,
         };
-        let json = String::from_utf8(event_json("01ABC", "hn", &e).expect("json")).expect("utf8");
+        let json =
+            String::from_utf8(envelope_json("01ABC", "hn", &e).expect("json")).expect("utf8");
         assert_eq!(
             json,
             r#"{"v":1,"id":"01ABC","site":"hn","camera":"north","time_ms":1795534200123,"rule":"depot","kind":"intrusion"}"#

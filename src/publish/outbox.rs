@@ -65,12 +65,7 @@ impl Message {
     }
 
     fn decode(b: &[u8]) -> Option<Message> {
-        let class = match *b.first()? {
-            0 => Class::Event,
-            1 => Class::Stats,
-            _ => return None,
-        };
-        let created_ms = u64::from_le_bytes(b.get(1..9)?.try_into().ok()?);
+        let (class, created_ms) = header(b)?;
         let len = usize::from(u16::from_le_bytes(b.get(9..11)?.try_into().ok()?));
         let topic = String::from_utf8(b.get(11..11 + len)?.to_vec()).ok()?;
         Some(Message {
@@ -80,6 +75,16 @@ impl Message {
             created_ms,
         })
     }
+}
+
+/// The class and creation time of an encoded message.
+fn header(b: &[u8]) -> Option<(Class, u64)> {
+    let class = match *b.first()? {
+        0 => Class::Event,
+        1 => Class::Stats,
+        _ => return None,
+    };
+    Some((class, u64::from_le_bytes(b.get(1..9)?.try_into().ok()?)))
 }
 
 /// A stored message with its sequence number.
@@ -310,6 +315,41 @@ impl Outbox {
 
     /// Removes the acknowledged messages `seqs`.
     pub fn ack(&mut self, seqs: &[u64]) -> Result<(), OutboxError> {
+        self.remove(seqs, Dropped::default())
+    }
+
+    /// Drops the messages older than the age bound at `now_ms`; returns what it dropped.
+    /// Sequence order is creation order, so the scan stops at the first message young enough.
+    pub fn expire(&mut self, now_ms: u64) -> Result<Dropped, OutboxError> {
+        let max_age = u64::try_from(self.limits.max_age.as_millis()).unwrap_or(u64::MAX);
+        let cutoff = now_ms.saturating_sub(max_age);
+        let mut old = Vec::new();
+        let mut dropped = Dropped::default();
+        {
+            let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+            let table = tx.open_table(MESSAGES).map_err(|e| self.err(e))?;
+            for entry in table.iter().map_err(|e| self.err(e))? {
+                let (k, v) = entry.map_err(|e| self.err(e))?;
+                // An unreadable record counts as an old event.
+                let (class, created_ms) = header(v.value()).unwrap_or((Class::Event, 0));
+                if created_ms >= cutoff {
+                    break;
+                }
+                match class {
+                    Class::Event => dropped.events += 1,
+                    Class::Stats => dropped.stats += 1,
+                }
+                old.push(k.value());
+            }
+        }
+        if !old.is_empty() {
+            self.remove(&old, dropped)?;
+        }
+        Ok(dropped)
+    }
+
+    /// Removes `seqs` and counts `dropped` in one durable transaction.
+    fn remove(&mut self, seqs: &[u64], dropped: Dropped) -> Result<(), OutboxError> {
         let (mut count, mut bytes) = (self.count, self.bytes);
         let tx = self.db.begin_write().map_err(|e| self.err(e))?;
         {
@@ -323,42 +363,12 @@ impl Outbox {
                 stats.remove(s).map_err(|e| self.err(e))?;
             }
         }
+        if !dropped.is_empty() {
+            add_dropped(&tx, dropped).map_err(|e| self.err(e))?;
+        }
         tx.commit().map_err(|e| self.err(e))?;
         (self.count, self.bytes) = (count, bytes);
         Ok(())
-    }
-
-    /// Drops the messages older than the age bound at `now_ms`; returns what it dropped.
-    pub fn expire(&mut self, now_ms: u64) -> Result<Dropped, OutboxError> {
-        let max_age = u64::try_from(self.limits.max_age.as_millis()).unwrap_or(u64::MAX);
-        let cutoff = now_ms.saturating_sub(max_age);
-        let old: Vec<(u64, Class)> = {
-            let tx = self.db.begin_read().map_err(|e| self.err(e))?;
-            let table = tx.open_table(MESSAGES).map_err(|e| self.err(e))?;
-            let mut old = Vec::new();
-            for entry in table.iter().map_err(|e| self.err(e))? {
-                let (k, v) = entry.map_err(|e| self.err(e))?;
-                match Message::decode(v.value()) {
-                    Some(m) if m.created_ms >= cutoff => break,
-                    Some(m) => old.push((k.value(), m.class)),
-                    None => old.push((k.value(), Class::Event)),
-                }
-            }
-            old
-        };
-        let dropped = Dropped {
-            events: old.iter().filter(|(_, c)| *c == Class::Event).count() as u64,
-            stats: old.iter().filter(|(_, c)| *c == Class::Stats).count() as u64,
-        };
-        if old.is_empty() {
-            return Ok(dropped);
-        }
-        let seqs: Vec<u64> = old.iter().map(|(s, _)| *s).collect();
-        self.ack(&seqs)?;
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
-        add_dropped(&tx, dropped).map_err(|e| self.err(e))?;
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(dropped)
     }
 
     /// Drops since the last [`reported`](Self::reported) call, kept across restarts (the alarm

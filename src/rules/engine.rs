@@ -154,14 +154,13 @@ impl CameraRules {
         };
         let object = |id: u64, class: &str| Some(ObjectInfo::find(id, class, meta, tracks));
         for (i, line) in self.lines.iter_mut().enumerate() {
-            let lane = line.config().lane.clone();
             for c in line.update(meta, tracks) {
                 let speed = speeds.get(&c.track_id).copied();
                 let slot = 2 * i + usize::from(c.direction == Direction::Backward);
                 self.stats.crossing(slot, &c.class, speed);
                 let kind = EventKind::LineCrossing {
                     direction: c.direction_name,
-                    lane: lane.clone(),
+                    lane: line.config().lane.clone(),
                     speed_kmh: speed,
                 };
                 events.push(event(&c.line, kind, object(c.track_id, &c.class)));

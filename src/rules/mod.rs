@@ -21,3 +21,8 @@ pub use stats::IntervalStats;
 
 #[cfg(test)]
 mod fixtures;
+
+/// Whether a rule with the class filter `classes` (empty: every class) considers `t`.
+pub(crate) fn wanted(classes: &[String], t: &crate::types::Track) -> bool {
+    classes.is_empty() || classes.iter().any(|c| **c == *t.label)
+}

@@ -1,7 +1,6 @@
 //! Queue length per lane: the vehicles standing in a lane's queue area, and how far back from the
 //! stop line the queue reaches (metres, with a ground calibration).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -56,7 +55,7 @@ pub struct QueueState {
 /// One lane's queue. Pure.
 #[derive(Debug, Clone)]
 pub struct QueueMonitor {
-    cfg: QueueConfig,
+    stop_line: [Point; 2],
     standing: StoppedVehicles,
     after: Duration,
 }
@@ -64,24 +63,18 @@ pub struct QueueMonitor {
 impl QueueMonitor {
     /// A monitor for `cfg`.
     pub fn new(cfg: QueueConfig) -> QueueMonitor {
-        let standing = StoppedVehicles::new(StoppedConfig {
-            id: cfg.id.clone(),
-            zone: cfg.zone.clone(),
-            radius: cfg.radius,
-            after_s: cfg.after_s,
-            classes: cfg.classes.clone(),
-        });
         let after = Duration::try_from_secs_f32(cfg.after_s.max(0.0)).unwrap_or(Duration::MAX);
         QueueMonitor {
-            cfg,
-            standing,
+            stop_line: cfg.stop_line,
+            standing: StoppedVehicles::new(StoppedConfig {
+                id: cfg.id,
+                zone: cfg.zone,
+                radius: cfg.radius,
+                after_s: cfg.after_s,
+                classes: cfg.classes,
+            }),
             after,
         }
-    }
-
-    /// The queue's configuration.
-    pub fn config(&self) -> &QueueConfig {
-        &self.cfg
     }
 
     /// Feeds one frame's tracks; returns the queue on that frame.
@@ -93,18 +86,14 @@ impl QueueMonitor {
     ) -> QueueState {
         self.standing.update(meta, tracks);
         let ids = self.standing.stopped(meta.pts, self.after);
-        if ids.is_empty() {
-            return QueueState::default();
-        }
-        let at: HashMap<u64, Point> = tracks
-            .iter()
-            .map(|t| (t.id, Anchor::BottomCenter.of(t, meta.width, meta.height)))
-            .collect();
-        let length_m = ground.and_then(|h| {
-            let [a, b] = self.cfg.stop_line;
-            let (a, b) = (h.to_ground(a)?, h.to_ground(b)?);
-            ids.iter()
-                .filter_map(|id| h.to_ground(*at.get(id)?))
+        // The length needs ground positions: only with a calibration and a queue.
+        let length_m = ground.filter(|_| !ids.is_empty()).and_then(|h| {
+            let [a, b] = self.stop_line.map(|p| h.to_ground(p));
+            let (a, b) = (a?, b?);
+            tracks
+                .iter()
+                .filter(|t| ids.binary_search(&t.id).is_ok())
+                .filter_map(|t| h.to_ground(Anchor::BottomCenter.of(t, meta.width, meta.height)))
                 .map(|g| ground_distance_to_segment(g, a, b))
                 .reduce(f64::max)
         });

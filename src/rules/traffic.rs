@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::geometry::{Point, point_in_polygon};
 use super::line::Anchor;
+use super::wanted;
 use crate::types::{FrameMeta, Track};
 
 /// A lane with its allowed direction of travel.
@@ -84,10 +85,6 @@ pub enum TrafficEvent {
         /// Stream time.
         pts: Duration,
     },
-}
-
-fn wanted(classes: &[String], t: &Track) -> bool {
-    classes.is_empty() || classes.iter().any(|c| **c == *t.label)
 }
 
 /// Wrong-way detection for one lane. Pure.

@@ -57,7 +57,15 @@ mod tests {
     fn survives_many_attempts_without_overflow() {
         let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(8));
         for _ in 0..1000 {
-            assert!(b.next_delay() <= Duration::from_secs(8));
+            b.next_delay();
         }
+        assert_eq!(b.next_delay(), Duration::from_secs(8), "still the cap");
+        assert_eq!(b.attempts(), 1001);
+        // A cap below the first delay is raised to it.
+        let mut c = Backoff::new(Duration::from_secs(3), Duration::from_secs(1));
+        assert_eq!(
+            (c.next_delay(), c.next_delay()),
+            (Duration::from_secs(3), Duration::from_secs(3))
+        );
     }
 }

@@ -97,9 +97,4 @@ impl LatestFrame {
         }
         frame
     }
-
-    /// Empties the slot; returns whether a frame was waiting.
-    pub fn clear(&self) -> bool {
-        self.take().is_some()
-    }
 }

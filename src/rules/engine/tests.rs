@@ -112,6 +112,15 @@ fn a_crossing_car_an_intruder_and_the_minute_statistics() {
     );
     // The minute 15:30–15:31 UTC closed at t = 65 s.
     assert_eq!(stats.len(), 2, "partial first minute, then a whole one");
+    let partial = &stats[0].lines;
+    assert_eq!(
+        (partial[0].direction.as_str(), partial[0].volume),
+        ("northbound", 1)
+    );
+    assert_eq!(partial[0].by_class.get("car"), Some(&1));
+    let mean = partial[0].mean_speed_kmh.expect("measured");
+    assert!((mean - 72.0).abs() < 72.0 * 0.03, "{mean}");
+    assert_eq!(partial[1].volume, 0, "southbound");
     let minute = &stats[1];
     assert_eq!(minute.lines.len(), 2);
     assert_eq!(minute.lines[0].volume, 0, "crossed in the partial minute");

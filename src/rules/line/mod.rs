@@ -154,7 +154,7 @@ impl LineCounter {
         }
         let mut out = Vec::new();
         for t in tracks {
-            if !self.cfg.classes.is_empty() && !self.cfg.classes.iter().any(|c| **c == *t.label) {
+            if !super::wanted(&self.cfg.classes, t) {
                 continue;
             }
             let p = self.cfg.anchor.of(t, meta.width, meta.height);

@@ -141,6 +141,15 @@ fn volumes_occupancy_dwell_and_queues() {
     assert!((q.mean_vehicles - 2.0).abs() < 0.05, "{q:?}");
     // The next minute starts empty.
     assert_eq!(reports.len(), 1);
+    let next = s.flush().expect("the minute in progress");
+    assert_eq!(next.frames, 10);
+    assert!(
+        next.lines
+            .iter()
+            .all(|l| l.volume == 0 && l.mean_speed_kmh.is_none())
+    );
+    assert_eq!((next.zones[0].entries, next.zones[0].max_count), (0, 0));
+    assert_eq!(next.queues[0].max_vehicles, 4, "the queue still stands");
 }
 
 #[test]

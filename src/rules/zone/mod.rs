@@ -165,11 +165,6 @@ impl ZoneMonitor {
         }
     }
 
-    /// The zone's configuration.
-    pub fn config(&self) -> &ZoneConfig {
-        &self.cfg
-    }
-
     /// Objects inside now.
     pub fn occupancy(&self) -> usize {
         self.inside.len()
@@ -189,7 +184,7 @@ impl ZoneMonitor {
         let now = meta.pts;
         let mut events = Vec::new();
         for t in tracks {
-            if !self.cfg.classes.is_empty() && !self.cfg.classes.iter().any(|c| **c == *t.label) {
+            if !super::wanted(&self.cfg.classes, t) {
                 continue;
             }
             let p = self.cfg.anchor.of(t, meta.width, meta.height);
@@ -226,12 +221,14 @@ impl ZoneMonitor {
         // Tracks no longer reported have left once the grace period is over.
         let grace =
             Duration::try_from_secs_f32(self.cfg.exit_grace_s.max(0.0)).unwrap_or(Duration::MAX);
-        let gone: Vec<u64> = self
+        let mut gone: Vec<u64> = self
             .inside
             .iter()
             .filter(|(_, s)| now.saturating_sub(s.last_seen) > grace)
             .map(|(id, _)| *id)
             .collect();
+        // In id order, like every other event list (the map's order is random).
+        gone.sort_unstable();
         for id in gone {
             if let Some(stay) = self.inside.remove(&id) {
                 events.push(ZoneEventKind::Exit {
