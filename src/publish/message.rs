@@ -44,6 +44,11 @@ impl Topics {
     pub fn status(&self) -> String {
         format!("{}/{}/{}/status", self.prefix, self.site, self.device)
     }
+
+    /// `{prefix}/{site}/{device}/alarms`: the box's own alarms (the outbox dropped messages).
+    pub fn alarms(&self) -> String {
+        format!("{}/{}/{}/alarms", self.prefix, self.site, self.device)
+    }
 }
 
 /// Unique, time-ordered message ids: ULIDs (26 characters of Crockford base32: 48 bits of
@@ -146,6 +151,7 @@ mod tests {
         );
         assert_eq!(t.stats("north"), "roadeye/v1/hn-caugiay/north/stats");
         assert_eq!(t.status(), "roadeye/v1/hn-caugiay/box-01/status");
+        assert_eq!(t.alarms(), "roadeye/v1/hn-caugiay/box-01/alarms");
     }
 
     #[test]

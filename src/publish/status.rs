@@ -1,0 +1,237 @@
+//! The box's own messages: the retained `status` (heartbeat, Last Will, clean stop) and the
+//! `alarms` published when the outbox had to drop messages.
+
+use serde::Serialize;
+
+use super::message::SCHEMA_VERSION;
+use super::outbox::Dropped;
+
+/// Whether the box is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    /// Connected and running.
+    Online,
+    /// Stopped, or its connection was lost (the Last Will).
+    Offline,
+}
+
+/// One camera's health in a heartbeat.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CameraHealth {
+    /// The camera's id.
+    pub camera: String,
+    /// `connecting`, `streaming`, `reconnecting`, `ended` or `stopped`.
+    pub state: &'static str,
+    /// Frames analysed per second over the last heartbeat period.
+    pub fps: f32,
+    /// Frames analysed since start.
+    pub frames_analysed: u64,
+    /// Frames skipped because analysis was slower than the video, since start.
+    pub frames_dropped: u64,
+    /// Times the stream was opened again after a failure, since start.
+    pub reconnects: u64,
+    /// The last stream error (credentials removed), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// The outbox in a heartbeat.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OutboxHealth {
+    /// Messages waiting for the broker's acknowledgement.
+    pub depth: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Events dropped by the outbox's bounds and not yet reported by an alarm.
+    pub dropped_events: u64,
+    /// Statistics dropped by the outbox's bounds and not yet reported by an alarm.
+    pub dropped_stats: u64,
+}
+
+/// The retained status message. The Last Will carries only `v`, `site`, `device`, `state` and
+/// `reason`, since it is fixed when the connection is made.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status<'a> {
+    /// Schema version.
+    pub v: u32,
+    /// Unique, time-ordered id (absent in the Last Will).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    /// The site.
+    pub site: &'a str,
+    /// The box.
+    pub device: &'a str,
+    /// When, ms since the Unix epoch (absent in the Last Will).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_ms: Option<u64>,
+    /// Online or offline.
+    pub state: Presence,
+    /// Why it went offline: `stopped` (a clean stop) or `connection_lost` (the Last Will).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// The agent's version (heartbeats).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<&'static str>,
+    /// Seconds since the agent started (heartbeats).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uptime_s: Option<u64>,
+    /// Every camera's health (heartbeats).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cameras: Option<&'a [CameraHealth]>,
+    /// The outbox (heartbeats).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbox: Option<OutboxHealth>,
+}
+
+impl<'a> Status<'a> {
+    /// The Last Will: what the broker publishes when the connection is lost without a goodbye.
+    pub fn last_will(site: &'a str, device: &'a str) -> Status<'a> {
+        Status {
+            v: SCHEMA_VERSION,
+            id: None,
+            site,
+            device,
+            time_ms: None,
+            state: Presence::Offline,
+            reason: Some("connection_lost"),
+            version: None,
+            uptime_s: None,
+            cameras: None,
+            outbox: None,
+        }
+    }
+
+    /// The message of a clean stop.
+    pub fn stopped(id: &'a str, site: &'a str, device: &'a str, time_ms: u64) -> Status<'a> {
+        Status {
+            id: Some(id),
+            time_ms: Some(time_ms),
+            reason: Some("stopped"),
+            ..Status::last_will(site, device)
+        }
+    }
+
+    /// A heartbeat.
+    pub fn online(
+        id: &'a str,
+        site: &'a str,
+        device: &'a str,
+        time_ms: u64,
+        uptime_s: u64,
+        cameras: &'a [CameraHealth],
+        outbox: OutboxHealth,
+    ) -> Status<'a> {
+        Status {
+            v: SCHEMA_VERSION,
+            id: Some(id),
+            site,
+            device,
+            time_ms: Some(time_ms),
+            state: Presence::Online,
+            reason: None,
+            version: Some(env!("CARGO_PKG_VERSION")),
+            uptime_s: Some(uptime_s),
+            cameras: Some(cameras),
+            outbox: Some(outbox),
+        }
+    }
+}
+
+/// An alarm: the outbox dropped messages to stay within its bounds (published once the link is
+/// back; the counts are those since the last alarm).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alarm<'a> {
+    /// Schema version.
+    pub v: u32,
+    /// Unique, time-ordered id.
+    pub id: &'a str,
+    /// The site.
+    pub site: &'a str,
+    /// The box.
+    pub device: &'a str,
+    /// When, ms since the Unix epoch.
+    pub time_ms: u64,
+    /// Always `outbox_overflow`.
+    pub kind: &'static str,
+    /// Events dropped.
+    pub dropped_events: u64,
+    /// Statistics dropped.
+    pub dropped_stats: u64,
+}
+
+impl<'a> Alarm<'a> {
+    /// The alarm for `dropped`.
+    pub fn overflow(
+        id: &'a str,
+        site: &'a str,
+        device: &'a str,
+        time_ms: u64,
+        dropped: Dropped,
+    ) -> Alarm<'a> {
+        Alarm {
+            v: SCHEMA_VERSION,
+            id,
+            site,
+            device,
+            time_ms,
+            kind: "outbox_overflow",
+            dropped_events: dropped.events,
+            dropped_stats: dropped.stats,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_will_is_fixed_and_small() {
+        let json = serde_json::to_string(&Status::last_will("hn", "box-01")).expect("json");
+        assert_eq!(
+            json,
+            r#"{"v":1,"site":"hn","device":"box-01","state":"offline","reason":"connection_lost"}"#
+        );
+    }
+
+    #[test]
+    fn a_heartbeat_carries_cameras_and_the_outbox() {
+        let cams = [CameraHealth {
+            camera: "north".into(),
+            state: "streaming",
+            fps: 9.5,
+            frames_analysed: 950,
+            frames_dropped: 3,
+            reconnects: 1,
+            last_error: None,
+        }];
+        let out = OutboxHealth {
+            depth: 2,
+            bytes: 600,
+            dropped_events: 0,
+            dropped_stats: 1,
+        };
+        let json = serde_json::to_value(Status::online("01A", "hn", "b", 5, 100, &cams, out))
+            .expect("json");
+        assert_eq!(json["state"], "online");
+        assert_eq!(json["uptime_s"], 100);
+        assert_eq!(json["cameras"][0]["fps"], 9.5);
+        assert_eq!(json["outbox"]["dropped_stats"], 1);
+        assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
+        assert!(json.get("reason").is_none());
+    }
+
+    #[test]
+    fn an_alarm_counts_drops_by_class() {
+        let d = Dropped {
+            events: 4,
+            stats: 20,
+        };
+        let json = serde_json::to_string(&Alarm::overflow("01A", "hn", "b", 7, d)).expect("json");
+        assert_eq!(
+            json,
+            r#"{"v":1,"id":"01A","site":"hn","device":"b","time_ms":7,"kind":"outbox_overflow","dropped_events":4,"dropped_stats":20}"#
+        );
+    }
+}
