@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("ROADEYE_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("warn,roadeye=info")),
+                .unwrap_or_else(|_| EnvFilter::new("warn,roadeye=info,rumqttd=off")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())

@@ -9,7 +9,9 @@ use clap::Args;
 use roadeye::config::LoadedConfig;
 use roadeye::infer::OrtRuntime;
 use roadeye::pipeline::{Agent, Output, Summary};
-use roadeye::source::CameraState;
+use roadeye::publish::{CameraHealth, Encoder, Link, LinkSettings, Message};
+use roadeye::source::{CameraState, CameraStatus};
+use roadeye::types::CameraId;
 use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Args)]
@@ -23,6 +25,10 @@ pub struct RunArgs {
     /// Seconds between track summaries in the log.
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     summary_every: f64,
+    /// At a stop, seconds to keep sending what the broker has not acknowledged yet (the rest
+    /// stays in the outbox for the next start).
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    flush_for: f64,
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
@@ -42,7 +48,71 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(&cfg, rt, every, limit))
+    let flush = Duration::try_from_secs_f64(args.flush_for.max(0.0))
+        .context("--flush-for must be a number of seconds")?;
+    runtime.block_on(serve(&cfg, rt, every, limit, flush))
+}
+
+/// Where events and statistics go: the MQTT link (which prints each once it is stored), or
+/// stdout alone.
+struct Sink {
+    encoder: Encoder,
+    link: Option<Link>,
+}
+
+impl Sink {
+    fn start(cfg: &LoadedConfig) -> Result<Sink> {
+        let site = &cfg.config.site;
+        let prefix = cfg
+            .config
+            .mqtt
+            .as_ref()
+            .map_or(roadeye::publish::message::DEFAULT_PREFIX, |m| {
+                m.prefix.as_str()
+            });
+        let link = match LinkSettings::from_config(cfg)? {
+            Some(settings) => {
+                let (host, port) = (settings.host.clone(), settings.port);
+                let link = Link::start(
+                    settings,
+                    Box::new(|m: &Message| {
+                        if let Err(e) = print(m) {
+                            tracing::debug!("cannot print a stored message: {e}");
+                        }
+                    }),
+                )?;
+                tracing::info!("publishing to MQTT at {host}:{port}");
+                Some(link)
+            }
+            None => None,
+        };
+        Ok(Sink {
+            encoder: Encoder::new(prefix, &site.id, &site.device),
+            link,
+        })
+    }
+
+    /// Encodes an event or statistics; stores it in the outbox, or prints it.
+    async fn emit(&mut self, o: &Output, summary: &mut Summary) -> Result<()> {
+        let message = match o {
+            Output::Tracks(t) => {
+                summary.add(t);
+                return Ok(());
+            }
+            Output::Event(e) => self.encoder.event(e),
+            Output::Stats(s) => self.encoder.stats(s),
+        }
+        .context("cannot encode an output")?;
+        match &self.link {
+            Some(link) => {
+                if !link.send(vec![message]).await {
+                    anyhow::bail!("the MQTT link stopped");
+                }
+                Ok(())
+            }
+            None => print(&message).context("cannot write to stdout"),
+        }
+    }
 }
 
 async fn serve(
@@ -50,23 +120,32 @@ async fn serve(
     rt: &OrtRuntime,
     every: Duration,
     limit: Option<Duration>,
+    flush: Duration,
 ) -> Result<ExitCode> {
+    let mut sink = Sink::start(cfg)?;
     let (agent, mut outputs) = Agent::start(cfg, rt)?;
     let cameras = agent.statuses().len();
     tracing::info!(cameras, site = %cfg.config.site.id, "running; SIGINT or SIGTERM stops");
     let mut summary = Summary::default();
+    let mut rates = Rates::default();
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let deadline = tokio::time::sleep(limit.unwrap_or(Duration::from_secs(u64::from(u32::MAX))));
     tokio::pin!(deadline);
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    if let Some(link) = &sink.link {
+        link.set_health(rates.health(&agent.statuses()));
+    }
     let reason = loop {
         tokio::select! {
-            Some(o) = outputs.recv() => emit(&o, &mut summary)?,
+            Some(o) = outputs.recv() => sink.emit(&o, &mut summary).await?,
             _ = tick.tick() => {
                 let statuses = agent.statuses();
                 for line in summary.lines(&statuses, every) {
                     tracing::info!("{line}");
+                }
+                if let Some(link) = &sink.link {
+                    link.set_health(rates.health(&statuses));
                 }
                 if statuses.iter().all(|(_, s)| s.state == CameraState::Ended) {
                     break "every source ended";
@@ -79,17 +158,23 @@ async fn serve(
     };
     tracing::info!("stopping ({reason})");
     let statuses = agent.statuses();
-    // Every event decided before the stop is written; the first write error is reported.
-    let mut failed = None;
+    // Every event decided before the stop is stored (and sent if the broker takes it in time).
+    let mut last = Vec::new();
     agent
-        .shutdown_draining(&mut outputs, |o| {
-            if failed.is_none() {
-                failed = emit(&o, &mut summary).err();
-            }
-        })
+        .shutdown_draining(&mut outputs, |o| last.push(o))
         .await;
-    if let Some(e) = failed {
-        return Err(e);
+    for o in &last {
+        sink.emit(o, &mut summary).await?;
+    }
+    if let Some(link) = sink.link.take() {
+        let left = link.shutdown(flush).await;
+        if left > 0 {
+            tracing::warn!(
+                "{left} message(s) wait in the outbox for the broker; they are sent at the next start"
+            );
+        } else {
+            tracing::info!("every message was delivered to the broker");
+        }
     }
     for (id, st) in &statuses {
         tracing::info!(
@@ -103,31 +188,55 @@ async fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Events and statistics go to stdout as JSON lines (one object each, `"type"` says which);
-/// tracks feed the log summaries.
-fn emit(o: &Output, summary: &mut Summary) -> Result<()> {
-    use std::io::Write;
-    let line = match o {
-        Output::Tracks(t) => {
-            summary.add(t);
-            return Ok(());
-        }
-        Output::Event(e) => json_line("event", e)?,
-        Output::Stats(s) => json_line("stats", s)?,
-    };
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}")
-        .and_then(|()| out.flush())
-        .context("cannot write to stdout")
+/// Analysed frames per second per camera, between heartbeats.
+#[derive(Default)]
+struct Rates {
+    last: std::collections::HashMap<CameraId, (u64, std::time::Instant)>,
 }
 
-fn json_line<T: serde::Serialize>(kind: &str, body: &T) -> Result<String> {
-    #[derive(serde::Serialize)]
-    struct Line<'a, T> {
-        #[serde(rename = "type")]
-        kind: &'a str,
-        #[serde(flatten)]
-        body: &'a T,
+impl Rates {
+    fn health(&mut self, statuses: &[(CameraId, CameraStatus)]) -> Vec<CameraHealth> {
+        let now = std::time::Instant::now();
+        statuses
+            .iter()
+            .map(|(id, st)| {
+                let (frames, since) = self
+                    .last
+                    .insert(id.clone(), (st.frames_analysed, now))
+                    .unwrap_or((st.frames_analysed, now));
+                let secs = now.duration_since(since).as_secs_f32();
+                let fps = if secs > 0.0 {
+                    (st.frames_analysed.saturating_sub(frames)) as f32 / secs
+                } else {
+                    0.0
+                };
+                CameraHealth {
+                    camera: id.to_string(),
+                    state: st.state.name(),
+                    fps: (fps * 10.0).round() / 10.0,
+                    frames_analysed: st.frames_analysed,
+                    frames_dropped: st.frames_dropped,
+                    reconnects: st.reconnects,
+                    last_error: st.last_error.clone(),
+                }
+            })
+            .collect()
     }
-    serde_json::to_string(&Line { kind, body }).context("cannot encode an output")
+}
+
+/// One stored message on stdout as a JSON line: `type` (event, stats), `topic`, then the payload's
+/// own fields (`v`, `id`, `site`, …).
+fn print(m: &Message) -> std::io::Result<()> {
+    use std::io::Write;
+    let kind = match m.class {
+        roadeye::publish::Class::Event => "event",
+        roadeye::publish::Class::Stats => "stats",
+    };
+    let topic = serde_json::to_string(&m.topic).unwrap_or_default();
+    let body = m.payload.strip_prefix(b"{").unwrap_or(&m.payload);
+    let mut out = std::io::stdout().lock();
+    write!(out, "{{\"type\":\"{kind}\",\"topic\":{topic},")?;
+    out.write_all(body)?;
+    out.write_all(b"\n")?;
+    out.flush()
 }

@@ -5,6 +5,7 @@
 //! with its path.
 
 mod camera;
+mod mqtt;
 mod runtime;
 mod site;
 pub mod validate;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use camera::{CameraConfig, SCHEMES, Secret};
+pub use mqtt::{DEFAULT_OUTBOX, MqttConfig, OutboxConfig, TlsConfig};
 pub use runtime::RuntimeConfig;
 pub use site::SiteConfig;
 
@@ -29,6 +31,9 @@ pub struct Config {
     /// How models run on this box.
     #[serde(default)]
     pub runtime: RuntimeConfig,
+    /// The link to the IOC's MQTT broker; unset: events are only printed.
+    #[serde(default)]
+    pub mqtt: Option<MqttConfig>,
     /// The cameras this box analyses.
     #[serde(default)]
     pub cameras: Vec<CameraConfig>,

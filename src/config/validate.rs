@@ -37,6 +37,11 @@ pub fn validate(cfg: &LoadedConfig) -> Vec<Problem> {
             "empty: list at least one provider, e.g. [\"cpu\"]".into(),
         );
     }
+    if let Some(m) = &c.mqtt {
+        for (field, message) in m.problems(&cfg.base_dir) {
+            push(format!("mqtt.{field}"), message);
+        }
+    }
     if c.cameras.is_empty() {
         push(
             "cameras".into(),

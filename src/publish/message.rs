@@ -1,9 +1,11 @@
 //! What goes on the wire: topics and the message envelope (schema version, a unique time-ordered
 //! id, the site) around the rules' events and statistics.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use serde::Serialize;
 
-#[cfg(doc)]
+use super::outbox::{Class, Message};
 use crate::rules::{Event, IntervalStats};
 
 /// The schema version every message carries as `v`.
@@ -136,6 +138,58 @@ pub fn envelope_json<T: Serialize>(
         site,
         body,
     })
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+pub fn ms_since_epoch(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Turns the rules' events and statistics into outbox messages: topic, id, envelope.
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    topics: Topics,
+    site: String,
+    ids: IdGen,
+}
+
+impl Encoder {
+    /// An encoder for `site`'s box `device` publishing under `prefix`.
+    pub fn new(prefix: &str, site: &str, device: &str) -> Encoder {
+        Encoder {
+            topics: Topics::new(prefix, site, device),
+            site: site.to_string(),
+            ids: IdGen::for_device(device),
+        }
+    }
+
+    /// The topics.
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    /// An event on `{prefix}/{site}/{camera}/events/{kind}`; its id is from the event's time.
+    pub fn event(&mut self, e: &Event) -> Result<Message, serde_json::Error> {
+        let id = self.ids.next(ms_since_epoch(e.time));
+        Ok(Message {
+            class: Class::Event,
+            topic: self.topics.event(&e.camera, e.kind.name()),
+            payload: envelope_json(&id, &self.site, e)?,
+            created_ms: ms_since_epoch(SystemTime::now()),
+        })
+    }
+
+    /// Interval statistics on `{prefix}/{site}/{camera}/stats`; the id is from the interval's end.
+    pub fn stats(&mut self, s: &IntervalStats) -> Result<Message, serde_json::Error> {
+        let id = self.ids.next(ms_since_epoch(s.end));
+        Ok(Message {
+            class: Class::Stats,
+            topic: self.topics.stats(&s.camera),
+            payload: envelope_json(&id, &self.site, s)?,
+            created_ms: ms_since_epoch(SystemTime::now()),
+        })
+    }
 }
 
 #[cfg(test)]

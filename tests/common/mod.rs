@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: the real binary, the real models, the real media.
 #![allow(dead_code)]
 
+pub mod schema;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

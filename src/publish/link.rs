@@ -1,0 +1,335 @@
+//! The MQTT link: messages are stored in the outbox first (fsync'd), then a session publishes them
+//! in outbox order with QoS 1 and removes each one only when the broker has acknowledged it.
+//!
+//! Two tasks: the writer appends batches to the outbox and tells the session; the session keeps
+//! the connection (reconnecting with a capped backoff), publishes a window of stored messages,
+//! the retained status and its heartbeats, and the drop alarm once the link is back.
+
+mod session;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::broker::{BrokerError, start_embedded};
+use super::message::Topics;
+use super::outbox::{Limits, Message, Outbox, OutboxError};
+use super::status::CameraHealth;
+use super::tls::{TlsError, client_config};
+use crate::config::{LoadedConfig, MqttConfig};
+
+/// Batches of messages waiting for the writer. A full queue slows the producer (the cameras'
+/// analysis) instead of losing a message.
+const STORE_QUEUE: usize = 64;
+
+/// Why the link could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// TLS settings are unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The embedded broker could not start.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// The outbox could not be opened.
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    /// The outbox's folder could not be created.
+    #[error(
+        "mqtt.outbox.path: cannot create the folder '{}': {source} (create it, writable by roadeye, or choose another path)",
+        .path.display()
+    )]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The password could not be read.
+    #[error("mqtt.{field}: {message}")]
+    Secret {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Everything the link needs, read from the config (secrets and certificates loaded).
+#[derive(Clone)]
+pub struct LinkSettings {
+    /// Broker host.
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// Start the embedded broker on 127.0.0.1:`port`.
+    pub embedded: bool,
+    /// MQTT client id.
+    pub client_id: String,
+    /// User name and password.
+    pub credentials: Option<(String, String)>,
+    /// TLS settings; `None`: plain TCP.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// MQTT keep-alive.
+    pub keep_alive: Duration,
+    /// Status heartbeat period.
+    pub heartbeat: Duration,
+    /// First reconnect delay.
+    pub reconnect_min: Duration,
+    /// Longest reconnect delay.
+    pub reconnect_max: Duration,
+    /// The topics.
+    pub topics: Topics,
+    /// The site's id.
+    pub site: String,
+    /// The box's id.
+    pub device: String,
+    /// The outbox file.
+    pub outbox_path: PathBuf,
+    /// The outbox's bounds.
+    pub limits: Limits,
+}
+
+impl std::fmt::Debug for LinkSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No credentials, ever.
+        f.debug_struct("LinkSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("client_id", &self.client_id)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LinkSettings {
+    /// The link of a (validated) config; `None` without an `[mqtt]` section.
+    pub fn from_config(cfg: &LoadedConfig) -> Result<Option<LinkSettings>, LinkError> {
+        let Some(m) = &cfg.config.mqtt else {
+            return Ok(None);
+        };
+        let site = &cfg.config.site;
+        let secs = |s: f32| Duration::try_from_secs_f32(s).unwrap_or(Duration::from_secs(1));
+        let tls = match &m.tls {
+            Some(t) => Some(client_config(t, &cfg.base_dir)?),
+            None => None,
+        };
+        let credentials = match &m.username {
+            Some(user) => Some((user.clone(), password(m, cfg)?)),
+            None => None,
+        };
+        let max_age = Duration::try_from_secs_f64(m.outbox.max_age_h * 3600.0)
+            .unwrap_or(Duration::from_secs(72 * 3600));
+        Ok(Some(LinkSettings {
+            host: if m.embedded {
+                "127.0.0.1".into()
+            } else {
+                m.host.clone().unwrap_or_default()
+            },
+            port: m.port(),
+            embedded: m.embedded,
+            client_id: m
+                .client_id
+                .clone()
+                .unwrap_or_else(|| format!("roadeye-{}-{}", site.id, site.device)),
+            credentials,
+            tls,
+            keep_alive: Duration::from_secs(u64::from(m.keep_alive_s)),
+            heartbeat: secs(m.heartbeat_s),
+            reconnect_min: secs(m.reconnect_min_s),
+            reconnect_max: secs(m.reconnect_max_s),
+            topics: Topics::new(&m.prefix, &site.id, &site.device),
+            site: site.id.clone(),
+            device: site.device.clone(),
+            outbox_path: cfg.base_dir.join(&m.outbox.path),
+            limits: Limits {
+                max_bytes: (m.outbox.max_mb * 1024.0 * 1024.0) as u64,
+                max_age,
+            },
+        }))
+    }
+}
+
+/// The password from whichever source the config names (`""` when none: a user name alone).
+fn password(m: &MqttConfig, cfg: &LoadedConfig) -> Result<String, LinkError> {
+    if let Some(p) = &m.password {
+        return Ok(p.expose().to_string());
+    }
+    if let Some(f) = &m.password_file {
+        let path = cfg.base_dir.join(f);
+        let text = std::fs::read_to_string(&path).map_err(|e| LinkError::Secret {
+            field: "password_file",
+            message: format!("cannot read '{}': {e}", path.display()),
+        })?;
+        return Ok(text.trim_end_matches(['\r', '\n']).to_string());
+    }
+    if let Some(var) = &m.password_env {
+        return std::env::var(var).map_err(|_| LinkError::Secret {
+            field: "password_env",
+            message: format!("the environment variable '{var}' is not set"),
+        });
+    }
+    Ok(String::new())
+}
+
+/// Called with each message once it is durably in the outbox (e.g. to print it).
+pub type OnStored = Box<dyn FnMut(&Message) + Send>;
+
+/// The running link.
+pub struct Link {
+    tx: mpsc::Sender<Vec<Message>>,
+    health: watch::Sender<Vec<CameraHealth>>,
+    stop: watch::Sender<Option<Duration>>,
+    writer: JoinHandle<()>,
+    session: JoinHandle<u64>,
+}
+
+impl Link {
+    /// Opens the outbox (what it holds is sent first), starts the embedded broker if configured,
+    /// and the writer and session tasks on the current tokio runtime.
+    pub fn start(settings: LinkSettings, on_stored: OnStored) -> Result<Link, LinkError> {
+        if let Some(dir) = settings
+            .outbox_path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|source| LinkError::Folder {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let outbox = Outbox::open(&settings.outbox_path, settings.limits)?;
+        if !outbox.is_empty() {
+            tracing::info!(
+                "outbox '{}': {} message(s) from before are sent first",
+                settings.outbox_path.display(),
+                outbox.len()
+            );
+        }
+        if settings.embedded {
+            let addr = start_embedded(settings.port)?;
+            tracing::info!("embedded MQTT broker listening on {addr}");
+        }
+        let outbox = Arc::new(Mutex::new(outbox));
+        let stored = Arc::new(Notify::new());
+        let (tx, rx) = mpsc::channel(STORE_QUEUE);
+        let (health, health_rx) = watch::channel(Vec::new());
+        let (stop, stop_rx) = watch::channel(None);
+        let writer = tokio::spawn(write(
+            Arc::clone(&outbox),
+            rx,
+            Arc::clone(&stored),
+            on_stored,
+        ));
+        let session =
+            tokio::spawn(session::Session::new(settings, outbox, stored, health_rx, stop_rx).run());
+        Ok(Link {
+            tx,
+            health,
+            stop,
+            writer,
+            session,
+        })
+    }
+
+    /// Stores `batch` (then it is sent); waits while the writer is behind. False if the link
+    /// has stopped.
+    pub async fn send(&self, batch: Vec<Message>) -> bool {
+        self.tx.send(batch).await.is_ok()
+    }
+
+    /// The cameras' health for the next heartbeat.
+    pub fn set_health(&self, cameras: Vec<CameraHealth>) {
+        self.health.send_replace(cameras);
+    }
+
+    /// Stores what is queued, sends what the broker takes within `grace`, publishes the
+    /// `offline` status and disconnects. Returns the messages left in the outbox (sent at the
+    /// next start).
+    pub async fn shutdown(self, grace: Duration) -> u64 {
+        drop(self.tx);
+        if self.writer.await.is_err() {
+            tracing::error!("the outbox writer failed; unsent messages stay in the outbox");
+        }
+        self.stop.send_replace(Some(grace));
+        self.session.await.unwrap_or(0)
+    }
+}
+
+/// Runs `f` on the outbox off the async threads (redb commits fsync).
+async fn with_outbox<R: Send + 'static>(
+    outbox: &Arc<Mutex<Outbox>>,
+    f: impl FnOnce(&mut Outbox) -> R + Send + 'static,
+) -> R {
+    let outbox = Arc::clone(outbox);
+    let job = tokio::task::spawn_blocking(move || {
+        let mut guard = outbox.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    });
+    match job.await {
+        Ok(r) => r,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// The writer: appends each batch durably, then reports it stored and wakes the session. A
+/// failed write (a full disk) is retried every second: the batch is kept in memory meanwhile and
+/// the producers wait, so nothing is lost while the process lives.
+async fn write(
+    outbox: Arc<Mutex<Outbox>>,
+    mut rx: mpsc::Receiver<Vec<Message>>,
+    stored: Arc<Notify>,
+    mut on_stored: OnStored,
+) {
+    let mut batches = Vec::new();
+    while rx.recv_many(&mut batches, STORE_QUEUE).await > 0 {
+        let mut messages: Vec<Message> = batches.drain(..).flatten().collect();
+        let mut failures = 0u32;
+        loop {
+            let (back, result) = with_outbox(&outbox, move |o| {
+                let r = o.append(&messages);
+                (messages, r)
+            })
+            .await;
+            messages = back;
+            match result {
+                Ok((_, dropped)) => {
+                    if !dropped.is_empty() {
+                        tracing::warn!(
+                            "outbox full: dropped the oldest {} statistics and {} event message(s) to make room (an alarm follows once the broker has the backlog)",
+                            dropped.stats,
+                            dropped.events
+                        );
+                    }
+                    break;
+                }
+                Err(OutboxError::TooLarge { size, max }) => {
+                    tracing::error!(
+                        "a message of {size} bytes cannot fit the outbox (max {max} bytes): raise mqtt.outbox.max_mb; {} message(s) not stored",
+                        messages.len()
+                    );
+                    messages.clear();
+                    break;
+                }
+                Err(e) => {
+                    if failures.is_multiple_of(30) {
+                        tracing::error!(
+                            "cannot store {} message(s): {e}; retrying every second, they are kept in memory meanwhile",
+                            messages.len()
+                        );
+                    }
+                    failures += 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        for m in &messages {
+            on_stored(m);
+        }
+        stored.notify_one();
+    }
+}

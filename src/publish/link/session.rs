@@ -1,0 +1,447 @@
+//! The MQTT session: connect (and reconnect with a capped backoff), publish the outbox in order
+//! with QoS 1, remove what the broker acknowledged, keep the retained status up to date.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, LastWill, MqttOptions,
+    Outgoing, Packet, QoS, TlsConfiguration, Transport,
+};
+use tokio::sync::{Notify, watch};
+
+use super::{LinkSettings, with_outbox};
+use crate::publish::message::{IdGen, ms_since_epoch};
+use crate::publish::outbox::{Dropped, Outbox};
+use crate::publish::status::{Alarm, CameraHealth, OutboxHealth, Status};
+use crate::source::Backoff;
+
+/// Outbox messages published and not yet acknowledged, at most.
+const WINDOW: usize = 64;
+/// Acknowledged messages are removed from the outbox in batches of this many, or at each tick.
+const ACK_BATCH: usize = 256;
+/// How often acknowledged messages are removed and the alarm checked.
+const HOUSEKEEPING: Duration = Duration::from_millis(50);
+/// How often messages past the age bound are dropped.
+const EXPIRY: Duration = Duration::from_secs(60);
+/// The largest message roadeye sends or accepts.
+const MAX_PACKET: usize = 1024 * 1024;
+
+/// What a published packet was, to act on its acknowledgement.
+#[derive(Debug, Clone, Copy)]
+enum Sent {
+    /// An outbox message.
+    Outbox(u64),
+    /// The drop alarm for these counts.
+    Alarm(Dropped),
+    /// A status message.
+    Status,
+}
+
+/// The packets of the current connection.
+#[derive(Default)]
+struct Flight {
+    /// Published, waiting for rumqttc to give them a packet id (in publish order).
+    awaiting_id: VecDeque<Sent>,
+    /// Waiting for the broker's acknowledgement.
+    by_pkid: HashMap<u16, Sent>,
+    /// The last outbox message published on this connection.
+    last_sent: Option<u64>,
+    /// Outbox messages waiting for acknowledgement.
+    outbox_inflight: usize,
+    /// Whether an alarm is waiting for acknowledgement.
+    alarm_inflight: bool,
+}
+
+/// An alarm published and not yet acknowledged: sent again with the same id and counts after a
+/// reconnect, so the IOC can drop a redelivery by id instead of counting the drops twice.
+#[derive(Debug, Clone)]
+struct PendingAlarm {
+    id: String,
+    time_ms: u64,
+    drops: Dropped,
+}
+
+pub(super) struct Session {
+    settings: LinkSettings,
+    outbox: Arc<Mutex<Outbox>>,
+    stored: Arc<Notify>,
+    health: watch::Receiver<Vec<CameraHealth>>,
+    stop: watch::Receiver<Option<Duration>>,
+    ids: IdGen,
+    started: Instant,
+    flight: Flight,
+    /// Acknowledged, not yet removed from the outbox.
+    acked: Vec<u64>,
+    connected: bool,
+    alarm: Option<PendingAlarm>,
+}
+
+impl Session {
+    pub(super) fn new(
+        settings: LinkSettings,
+        outbox: Arc<Mutex<Outbox>>,
+        stored: Arc<Notify>,
+        health: watch::Receiver<Vec<CameraHealth>>,
+        stop: watch::Receiver<Option<Duration>>,
+    ) -> Session {
+        Session {
+            ids: IdGen::for_device(&settings.device),
+            settings,
+            outbox,
+            stored,
+            health,
+            stop,
+            started: Instant::now(),
+            flight: Flight::default(),
+            acked: Vec::new(),
+            connected: false,
+            alarm: None,
+        }
+    }
+
+    fn options(&self) -> MqttOptions {
+        let s = &self.settings;
+        let mut o = MqttOptions::new(&s.client_id, &s.host, s.port);
+        o.set_keep_alive(s.keep_alive)
+            .set_clean_session(true)
+            .set_inflight(u16::try_from(WINDOW + 8).unwrap_or(u16::MAX))
+            .set_max_packet_size(MAX_PACKET, MAX_PACKET);
+        let will = serde_json::to_vec(&Status::last_will(&s.site, &s.device)).unwrap_or_default();
+        o.set_last_will(LastWill::new(
+            s.topics.status(),
+            will,
+            QoS::AtLeastOnce,
+            true,
+        ));
+        if let Some((user, pass)) = &s.credentials {
+            o.set_credentials(user, pass);
+        }
+        if let Some(tls) = &s.tls {
+            o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+                Arc::clone(tls),
+            )));
+        }
+        o
+    }
+
+    /// Runs until stopped; returns the messages left in the outbox.
+    pub(super) async fn run(mut self) -> u64 {
+        let (client, mut events) = AsyncClient::new(self.options(), WINDOW * 2 + 16);
+        let mut backoff = Backoff::new(self.settings.reconnect_min, self.settings.reconnect_max);
+        let mut heartbeat = tokio::time::interval(self.settings.heartbeat);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+        let mut last_expiry: Option<Instant> = None;
+        let mut deadline: Option<tokio::time::Instant> = None;
+        let endpoint = format!("{}:{}", self.settings.host, self.settings.port);
+        loop {
+            if let Some(d) = deadline {
+                self.remove_acked().await;
+                let empty = self.depth().await.0 == 0;
+                if empty || tokio::time::Instant::now() >= d || !self.connected {
+                    break;
+                }
+            }
+            tokio::select! {
+                ev = events.poll() => match ev {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        self.connected = true;
+                        backoff.reset();
+                        tracing::info!("connected to the MQTT broker {endpoint}");
+                        self.publish_status(&client).await;
+                        self.publish_alarm(&client).await;
+                        self.fill(&client).await;
+                    }
+                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                        if let Some(s) = self.flight.awaiting_id.pop_front() {
+                            self.flight.by_pkid.insert(pkid, s);
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                        self.acknowledged(ack.pkid).await;
+                        self.fill(&client).await;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        let was = std::mem::replace(&mut self.connected, false);
+                        self.flight = Flight::default();
+                        self.remove_acked().await;
+                        if deadline.is_some() {
+                            break;
+                        }
+                        let delay = backoff.next_delay();
+                        let (depth, _) = self.depth().await;
+                        let what = if was { "lost the connection to" } else { "cannot connect to" };
+                        tracing::warn!(
+                            "MQTT: {what} {endpoint}: {}; {depth} message(s) kept in the outbox; retry {} in {:.1} s",
+                            describe(&e),
+                            backoff.attempts(),
+                            delay.as_secs_f32()
+                        );
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = self.stop.changed() => break,
+                        }
+                    }
+                },
+                _ = self.stored.notified() => self.fill(&client).await,
+                _ = heartbeat.tick() => self.publish_status(&client).await,
+                _ = housekeeping.tick() => {
+                    self.remove_acked().await;
+                    if last_expiry.is_none_or(|t| t.elapsed() >= EXPIRY) {
+                        last_expiry = Some(Instant::now());
+                        self.expire().await;
+                    }
+                    self.publish_alarm(&client).await;
+                }
+                r = self.stop.changed(), if deadline.is_none() => {
+                    let grace = if r.is_ok() { *self.stop.borrow() } else { None };
+                    deadline = Some(tokio::time::Instant::now() + grace.unwrap_or_default());
+                    self.fill(&client).await;
+                }
+            }
+        }
+        self.remove_acked().await;
+        if self.connected {
+            self.goodbye(&client, &mut events).await;
+        }
+        self.depth().await.0
+    }
+
+    /// Publishes stored messages until the window is full.
+    async fn fill(&mut self, client: &AsyncClient) {
+        while self.connected && self.flight.outbox_inflight < WINDOW {
+            let (after, want) = (self.flight.last_sent, WINDOW - self.flight.outbox_inflight);
+            let batch = match with_outbox(&self.outbox, move |o| o.pending(after, want)).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!("cannot read the outbox: {e}");
+                    return;
+                }
+            };
+            if batch.is_empty() {
+                return;
+            }
+            for s in batch {
+                if s.message.topic.is_empty() {
+                    // A record that cannot be decoded cannot be sent: it is removed.
+                    tracing::error!("outbox message {} is unreadable; removed", s.seq);
+                    self.acked.push(s.seq);
+                } else if let Err(e) =
+                    client.try_publish(s.message.topic, QoS::AtLeastOnce, false, s.message.payload)
+                {
+                    tracing::debug!("publish deferred: {e}");
+                    return;
+                } else {
+                    self.flight.awaiting_id.push_back(Sent::Outbox(s.seq));
+                    self.flight.outbox_inflight += 1;
+                }
+                self.flight.last_sent = Some(s.seq);
+            }
+        }
+    }
+
+    async fn acknowledged(&mut self, pkid: u16) {
+        match self.flight.by_pkid.remove(&pkid) {
+            Some(Sent::Outbox(seq)) => {
+                self.flight.outbox_inflight = self.flight.outbox_inflight.saturating_sub(1);
+                self.acked.push(seq);
+                if self.acked.len() >= ACK_BATCH {
+                    self.remove_acked().await;
+                }
+            }
+            Some(Sent::Alarm(d)) => {
+                self.flight.alarm_inflight = false;
+                self.alarm = None;
+                if let Err(e) = with_outbox(&self.outbox, move |o| o.reported(d)).await {
+                    tracing::error!("cannot record the alarm as sent: {e}");
+                }
+            }
+            Some(Sent::Status) | None => {}
+        }
+    }
+
+    /// Removes the acknowledged messages from the outbox.
+    async fn remove_acked(&mut self) {
+        if self.acked.is_empty() {
+            return;
+        }
+        let seqs = std::mem::take(&mut self.acked);
+        if let Err(e) = with_outbox(&self.outbox, move |o| o.ack(&seqs)).await {
+            // They stay in the outbox and are sent again after a reconnect: duplicates, not
+            // losses (the IOC drops them by id).
+            tracing::error!("cannot remove delivered messages from the outbox: {e}");
+        }
+    }
+
+    async fn expire(&mut self) {
+        let now = ms_since_epoch(SystemTime::now());
+        match with_outbox(&self.outbox, move |o| o.expire(now)).await {
+            Ok(d) if !d.is_empty() => tracing::warn!(
+                "outbox: dropped {} event and {} statistics message(s) older than mqtt.outbox.max_age_h (an alarm follows)",
+                d.events,
+                d.stats
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!("cannot drop expired outbox messages: {e}"),
+        }
+    }
+
+    /// Messages and bytes in the outbox.
+    async fn depth(&self) -> (u64, u64) {
+        with_outbox(&self.outbox, |o| (o.len(), o.bytes())).await
+    }
+
+    /// Publishes the retained heartbeat.
+    async fn publish_status(&mut self, client: &AsyncClient) {
+        if !self.connected {
+            return;
+        }
+        let (depth, bytes, drops) = with_outbox(&self.outbox, |o| {
+            (o.len(), o.bytes(), o.unreported_drops().unwrap_or_default())
+        })
+        .await;
+        let now = ms_since_epoch(SystemTime::now());
+        let id = self.ids.next(now);
+        let cameras = self.health.borrow().clone();
+        let s = &self.settings;
+        let status = Status::online(
+            &id,
+            &s.site,
+            &s.device,
+            now,
+            self.started.elapsed().as_secs(),
+            &cameras,
+            OutboxHealth {
+                depth,
+                bytes,
+                dropped_events: drops.events,
+                dropped_stats: drops.stats,
+            },
+        );
+        publish(
+            &mut self.flight,
+            client,
+            s.topics.status(),
+            true,
+            &status,
+            Sent::Status,
+        );
+    }
+
+    /// Publishes the drop alarm if the outbox dropped messages that were not reported yet.
+    async fn publish_alarm(&mut self, client: &AsyncClient) {
+        if !self.connected || self.flight.alarm_inflight {
+            return;
+        }
+        let pending = match self.alarm.clone() {
+            Some(p) => p,
+            None => {
+                let drops = match with_outbox(&self.outbox, |o| o.unreported_drops()).await {
+                    Ok(d) if !d.is_empty() => d,
+                    _ => return,
+                };
+                let time_ms = ms_since_epoch(SystemTime::now());
+                let p = PendingAlarm {
+                    id: self.ids.next(time_ms),
+                    time_ms,
+                    drops,
+                };
+                self.alarm = Some(p.clone());
+                p
+            }
+        };
+        let (drops, s) = (pending.drops, &self.settings);
+        let alarm = Alarm::overflow(&pending.id, &s.site, &s.device, pending.time_ms, drops);
+        tracing::warn!(
+            "outbox: reporting {} event and {} statistics message(s) dropped while the broker was unreachable",
+            drops.events,
+            drops.stats
+        );
+        let topic = s.topics.alarms();
+        if publish(
+            &mut self.flight,
+            client,
+            topic,
+            false,
+            &alarm,
+            Sent::Alarm(drops),
+        ) {
+            self.flight.alarm_inflight = true;
+        }
+    }
+}
+
+/// Publishes `body` with QoS 1 and notes what it was; false if it could not be queued.
+fn publish<T: serde::Serialize>(
+    flight: &mut Flight,
+    client: &AsyncClient,
+    topic: String,
+    retain: bool,
+    body: &T,
+    sent: Sent,
+) -> bool {
+    let Ok(payload) = serde_json::to_vec(body) else {
+        return false;
+    };
+    match client.try_publish(topic, QoS::AtLeastOnce, retain, payload) {
+        Ok(()) => {
+            flight.awaiting_id.push_back(sent);
+            true
+        }
+        Err(e) => {
+            tracing::debug!("status not published: {e}");
+            false
+        }
+    }
+}
+
+impl Session {
+    /// The clean stop: the retained `offline` status, then DISCONNECT (so the broker drops the
+    /// Last Will).
+    async fn goodbye(&mut self, client: &AsyncClient, events: &mut EventLoop) {
+        let now = ms_since_epoch(SystemTime::now());
+        let id = self.ids.next(now);
+        let s = &self.settings;
+        let status = Status::stopped(&id, &s.site, &s.device, now);
+        let topic = s.topics.status();
+        publish(&mut self.flight, client, topic, true, &status, Sent::Status);
+        if client.try_disconnect().is_err() {
+            return;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            loop {
+                match events.poll().await {
+                    Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// A connection error in words, with what to check.
+fn describe(e: &ConnectionError) -> String {
+    match e {
+        ConnectionError::ConnectionRefused(code) => match code {
+            ConnectReturnCode::BadUserNamePassword => {
+                "the broker refused the user name or password (check mqtt.username and the password)".into()
+            }
+            ConnectReturnCode::NotAuthorized => {
+                "the broker refused: not authorised (check mqtt.username, the password and the broker's access rules)".into()
+            }
+            ConnectReturnCode::BadClientId => {
+                "the broker refused the client id (set a unique mqtt.client_id)".into()
+            }
+            other => format!("the broker refused the connection ({other:?})"),
+        },
+        ConnectionError::Tls(t) => format!(
+            "TLS failed: {t} (check mqtt.tls.ca_file, that the host matches the broker's certificate, and the client certificate)"
+        ),
+        ConnectionError::Io(io) => format!("{io}"),
+        other => other.to_string(),
+    }
+}
