@@ -19,6 +19,8 @@ APT_PACKAGES=(
     libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
     gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
+    # MQTT: the broker the tests publish to, and mosquitto_sub / mosquitto_pub for watching events
+    mosquitto mosquitto-clients openssl
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }

@@ -122,6 +122,9 @@ async fn serve(
     limit: Option<Duration>,
     flush: Duration,
 ) -> Result<ExitCode> {
+    // Signals first: a stop asked for while the cameras start is a clean stop too.
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut sink = Sink::start(cfg)?;
     let (agent, mut outputs) = Agent::start(cfg, rt)?;
     let cameras = agent.statuses().len();
@@ -131,8 +134,6 @@ async fn serve(
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let deadline = tokio::time::sleep(limit.unwrap_or(Duration::from_secs(u64::from(u32::MAX))));
     tokio::pin!(deadline);
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     if let Some(link) = &sink.link {
         link.set_health(rates.health(&agent.statuses()));
     }

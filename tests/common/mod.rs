@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: the real binary, the real models, the real media.
 #![allow(dead_code)]
 
+pub mod agent;
+pub mod mosquitto;
 pub mod schema;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
