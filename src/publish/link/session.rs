@@ -161,7 +161,10 @@ impl Session {
                     }
                     Ok(Event::Incoming(Packet::PubAck(ack))) => {
                         self.acknowledged(ack.pkid).await;
-                        self.fill(&client).await;
+                        // Refilling costs an outbox read: wait until half the window is free.
+                        if self.flight.outbox_inflight <= WINDOW / 2 {
+                            self.fill(&client).await;
+                        }
                     }
                     Ok(_) => {}
                     Err(e) => {
