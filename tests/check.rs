@@ -245,3 +245,67 @@ fn bad_rules_get_every_problem_with_their_path() {
     );
     assert!(err.contains("'10 pm' is not a time of day"), "{err}");
 }
+
+const BAD_MQTT: &str = r#"
+[site]
+id = "hall"
+device = "box"
+
+[runtime]
+models_dir = "MODELS"
+
+[mqtt]
+embedded = true
+host = "ioc.example.vn"
+prefix = "roadeye/#"
+password_file = "missing-secret"
+password_env = "ROADEYE_TEST_UNSET_VARIABLE"
+keep_alive_s = 2
+heartbeat_s = 0
+outbox.max_mb = 0.5
+
+[mqtt.tls]
+ca_file = "no-such-ca.pem"
+cert_file = "client.pem"
+
+[[cameras]]
+id = "lobby"
+url = "rtsp://192.0.2.1/stream"
+"#;
+
+#[test]
+fn bad_mqtt_settings_get_every_problem_with_their_path() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let err = check_fails(dir.path(), BAD_MQTT);
+    assert_all(
+        &err,
+        &[
+            "mqtt.host: set either `host` (an external broker) or `embedded = true`, not both",
+            "mqtt.tls: the embedded broker listens on 127.0.0.1 without TLS",
+            "mqtt.prefix: 'roadeye/#' is not a topic prefix",
+            "mqtt.password: give the password one way",
+            "mqtt.username: missing: a password needs a user name",
+            "mqtt.password_file: '",
+            "missing-secret' does not exist",
+            "mqtt.password_env: the environment variable 'ROADEYE_TEST_UNSET_VARIABLE' is not set",
+            "mqtt.keep_alive_s: must be at least 5 seconds",
+            "mqtt.heartbeat_s: must be between 1 and 3600 seconds",
+            "mqtt.tls.ca_file: '",
+            "no-such-ca.pem' does not exist",
+            "mqtt.tls.key_file: a client certificate needs both `cert_file` and `key_file`",
+            "mqtt.outbox.max_mb: must be at least 1",
+        ],
+    );
+    // Neither a broker nor the embedded one.
+    let err = check_fails(
+        dir.path(),
+        "[site]\nid = \"s\"\ndevice = \"d\"\n[mqtt]\nport = 0\n[[cameras]]\nid = \"c\"\nurl = \"rtsp://192.0.2.1/s\"\nmodel = \"MODELS/centernet.toml\"\n",
+    );
+    assert_all(
+        &err,
+        &[
+            "mqtt.host: missing: the broker's host name, or `embedded = true`",
+            "mqtt.port: 0 is not a port",
+        ],
+    );
+}

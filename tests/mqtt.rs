@@ -299,3 +299,184 @@ fn a_killed_agent_replays_its_outbox_and_the_broker_publishes_its_last_will() {
         pending.len()
     );
 }
+
+/// Runs `openssl` with `args` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl (scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for localhost signed by it, and a client certificate signed by it.
+fn make_certificates(dir: &Path) {
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").expect("ext");
+    let days = ["-days", "2"];
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-subj",
+            "/CN=roadeye test CA",
+            days[0],
+            days[1],
+        ],
+    );
+    for (name, cn) in [("server", "localhost"), ("client", "box-tls")] {
+        let (key, csr, pem, ext) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+            format!("{name}.ext"),
+        );
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+                "-subj",
+                &format!("/CN={cn}"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-extfile",
+                &ext,
+                days[0],
+                days[1],
+            ],
+        );
+    }
+}
+
+#[test]
+fn tls_with_a_client_certificate_delivers_and_without_it_keeps_the_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    make_certificates(d);
+    // A plain listener for the test's subscriber, and a TLS one that requires a client
+    // certificate signed by the CA for the agent.
+    let tls_port = common::mosquitto::free_port();
+    let extra = format!(
+        "listener {tls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\nrequire_certificate true\n",
+        ca = d.join("ca.pem").display(),
+        cert = d.join("server.pem").display(),
+        key = d.join("server.key").display(),
+    );
+    let broker = Mosquitto::start(d, &extra);
+    common::mosquitto::wait_for_port(tls_port);
+    let sub = Subscriber::start(broker.port, "ioc-tls", "roadeye/#");
+
+    // Without a client certificate: refused, clearly, and every event stays in the outbox.
+    let no_cert = config(
+        d,
+        "box-tls",
+        tls_port,
+        true,
+        "host = \"localhost\"\n[mqtt.tls]\nca_file = \"ca.pem\"",
+    );
+    let text = std::fs::read_to_string(&no_cert)
+        .expect("config")
+        .replace("host = \"127.0.0.1\"\n", "");
+    std::fs::write(&no_cert, text).expect("config");
+    let mut refused = RunningAgent::start(&no_cert, &[]);
+    assert!(
+        refused.wait_printed(Duration::from_secs(60), |p| p.len() >= 3),
+        "nothing stored:\n{}",
+        refused.log()
+    );
+    assert!(
+        refused.wait_log(Duration::from_secs(20), "message(s) kept in the outbox"),
+        "{}",
+        refused.log()
+    );
+    refused.signal("TERM");
+    let status = refused.wait(Duration::from_secs(30));
+    assert!(status.success(), "{status:?}\n{}", refused.log());
+    let log = refused.log();
+    let stored = refused.printed_ids();
+    assert!(
+        log.contains("cannot connect to localhost:")
+            || log.contains("lost the connection to localhost:"),
+        "{log}"
+    );
+    assert!(log.contains("message(s) wait in the outbox"), "{log}");
+    assert!(
+        sub.on("/events/").is_empty() && sub.on("/status").is_empty(),
+        "a message got through without a client certificate"
+    );
+    eprintln!(
+        "without a client certificate: {}",
+        log.lines().find(|l| l.contains("MQTT:")).unwrap_or("")
+    );
+
+    // With it: connected, and what was kept arrives first.
+    let with_cert = d.join("box.toml");
+    let text = std::fs::read_to_string(&with_cert)
+        .expect("config")
+        .replace(
+            "ca_file = \"ca.pem\"",
+            "ca_file = \"ca.pem\"\ncert_file = \"client.pem\"\nkey_file = \"client.key\"",
+        );
+    std::fs::write(&with_cert, text).expect("config");
+    let mut agent = RunningAgent::start(&with_cert, &[]);
+    assert!(
+        agent.wait_log(
+            Duration::from_secs(30),
+            "connected to the MQTT broker localhost:"
+        ),
+        "{}",
+        agent.log()
+    );
+    assert!(
+        sub.wait_until(Duration::from_secs(30), |_| {
+            let got: HashSet<String> = received_ids(&sub).into_iter().collect();
+            stored.iter().all(|i| got.contains(i))
+        }),
+        "the kept events did not arrive over TLS:\n{}",
+        agent.log()
+    );
+    agent.signal("TERM");
+    let status = agent.wait(Duration::from_secs(30));
+    assert!(status.success(), "{status:?}\n{}", agent.log());
+    let mut all = stored.clone();
+    all.extend(agent.printed_ids());
+    assert_delivered_in_order(&all, &received_ids(&sub));
+}

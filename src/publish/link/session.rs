@@ -444,7 +444,15 @@ fn describe(e: &ConnectionError) -> String {
         ConnectionError::Tls(t) => format!(
             "TLS failed: {t} (check mqtt.tls.ca_file, that the host matches the broker's certificate, and the client certificate)"
         ),
-        ConnectionError::Io(io) => format!("{io}"),
-        other => other.to_string(),
+        other => {
+            let text = other.to_string();
+            if text.contains("CertificateRequired") || text.contains("BadCertificate") {
+                format!(
+                    "{text} (the broker wants a client certificate it trusts: check mqtt.tls.cert_file and key_file)"
+                )
+            } else {
+                text
+            }
+        }
     }
 }
