@@ -52,6 +52,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
                 tz.to_datetime(now).strftime("%a %H:%M")
             );
         }
+        println!("  {}", mqtt_summary(&cfg));
         for cam in &c.cameras {
             println!("  {}: {}", cam.id, rules_summary(cam));
         }
@@ -124,4 +125,44 @@ fn open_models(cfg: &LoadedConfig) -> Result<String, Vec<Problem>> {
     } else {
         Err(problems)
     }
+}
+
+/// Where events go, in one line (never the password).
+fn mqtt_summary(cfg: &roadeye::config::LoadedConfig) -> String {
+    let Some(m) = &cfg.config.mqtt else {
+        return "mqtt: none (events are printed only)".into();
+    };
+    let broker = if m.embedded {
+        format!("embedded broker on 127.0.0.1:{}", m.port())
+    } else {
+        format!("{}:{}", m.host.as_deref().unwrap_or("?"), m.port())
+    };
+    let tls = match &m.tls {
+        None => "no TLS".to_string(),
+        Some(t) => format!(
+            "TLS with {}{}",
+            if t.ca_file.is_some() {
+                "the CA file"
+            } else {
+                "the system roots"
+            },
+            if t.cert_file.is_some() {
+                " and a client certificate"
+            } else {
+                ""
+            }
+        ),
+    };
+    let user = m
+        .username
+        .as_deref()
+        .map_or(String::new(), |u| format!(", user '{u}'"));
+    format!(
+        "mqtt: {broker}, {tls}{user}, topics under {}/{}/…, outbox {} (≤ {} MB, ≤ {} h)",
+        m.prefix.trim_end_matches('/'),
+        cfg.config.site.id,
+        cfg.base_dir.join(&m.outbox.path).display(),
+        m.outbox.max_mb,
+        m.outbox.max_age_h
+    )
 }
