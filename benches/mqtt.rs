@@ -455,7 +455,7 @@ fn main() {
         let Path::Outbox(link) = outbox else {
             unreachable!()
         };
-        let left = link.shutdown(Duration::from_secs(5)).await;
+        let left = link.shutdown(Duration::from_secs(5)).await.expect("the link stopped cleanly");
         inbox.drain(Duration::from_millis(500)).await;
 
         // The floor under the outbox's latency, on the same disk, with the link stopped.

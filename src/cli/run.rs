@@ -168,13 +168,12 @@ async fn serve(
         sink.emit(o, &mut summary).await?;
     }
     if let Some(link) = sink.link.take() {
-        let left = link.shutdown(flush).await;
-        if left > 0 {
-            tracing::warn!(
+        match link.shutdown(flush).await {
+            Some(0) => tracing::info!("every message was delivered to the broker"),
+            Some(left) => tracing::warn!(
                 "{left} message(s) wait in the outbox for the broker; they are sent at the next start"
-            );
-        } else {
-            tracing::info!("every message was delivered to the broker");
+            ),
+            None => anyhow::bail!("the MQTT link failed while stopping (see the errors above)"),
         }
     }
     for (id, st) in &statuses {

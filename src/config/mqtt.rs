@@ -153,9 +153,11 @@ impl MqttConfig {
                 "missing: the broker's host name, or `embedded = true` for a broker inside roadeye"
                     .into(),
             ),
-            (Some(h), false) if h.trim().is_empty() || h.contains(['/', ' ']) => push(
+            (Some(h), false) if h.trim().is_empty() || h.contains(['/', ' ', ':']) => push(
                 "host",
-                format!("'{h}' is not a host name or address (no scheme, no path)"),
+                format!(
+                    "'{h}' is not a host name or IPv4 address (no scheme, no path; the port goes in `port`)"
+                ),
             ),
             _ => {}
         }
@@ -168,12 +170,16 @@ impl MqttConfig {
                 "the embedded broker listens on 127.0.0.1 without TLS: remove [mqtt.tls]".into(),
             );
         }
-        let prefix = self.prefix.trim_matches('/');
-        if prefix.is_empty() || prefix.contains(['+', '#']) || prefix.contains("//") {
+        let prefix = self.prefix.trim_end_matches('/');
+        if prefix.is_empty()
+            || prefix.starts_with('/')
+            || prefix.contains(['+', '#'])
+            || prefix.contains("//")
+        {
             push(
                 "prefix",
                 format!(
-                    "'{}' is not a topic prefix: use levels separated by '/', without '+', '#' or empty levels, e.g. \"roadeye/v1\"",
+                    "'{}' is not a topic prefix: use levels separated by '/', without '+', '#', a leading '/' or empty levels, e.g. \"roadeye/v1\"",
                     self.prefix
                 ),
             );
@@ -216,6 +222,9 @@ impl MqttConfig {
         if !(self.heartbeat_s >= 1.0 && self.heartbeat_s <= 3600.0) {
             push("heartbeat_s", "must be between 1 and 3600 seconds".into());
         }
+        if !(self.reconnect_max_s.is_finite() && self.reconnect_max_s <= 3600.0) {
+            push("reconnect_max_s", "must be at most 3600 seconds".into());
+        }
         if !(self.reconnect_min_s > 0.0 && self.reconnect_min_s <= self.reconnect_max_s) {
             push(
                 "reconnect_min_s",
@@ -244,8 +253,14 @@ impl MqttConfig {
         if !self.outbox.max_mb.is_finite() || self.outbox.max_mb < 1.0 {
             push("outbox.max_mb", "must be at least 1 (megabyte)".into());
         }
-        if !self.outbox.max_age_h.is_finite() || self.outbox.max_age_h <= 0.0 {
-            push("outbox.max_age_h", "must be above 0 (hours)".into());
+        if !self.outbox.max_age_h.is_finite()
+            || self.outbox.max_age_h <= 0.0
+            || self.outbox.max_age_h > 8760.0
+        {
+            push(
+                "outbox.max_age_h",
+                "must be above 0 and at most 8760 (hours, a year)".into(),
+            );
         }
         out
     }

@@ -188,6 +188,9 @@ pub struct Link {
     session: JoinHandle<u64>,
 }
 
+/// How many times a failed write is retried after the producers have stopped (one per second).
+const RETRIES_AT_STOP: u32 = 10;
+
 impl Link {
     /// Opens the outbox (what it holds is sent first), starts the embedded broker if configured,
     /// and the writer and session tasks on the current tokio runtime.
@@ -249,14 +252,22 @@ impl Link {
 
     /// Stores what is queued, sends what the broker takes within `grace`, publishes the
     /// `offline` status and disconnects. Returns the messages left in the outbox (sent at the
-    /// next start).
-    pub async fn shutdown(self, grace: Duration) -> u64 {
+    /// next start), or `None` if a task failed.
+    pub async fn shutdown(self, grace: Duration) -> Option<u64> {
         drop(self.tx);
-        if self.writer.await.is_err() {
-            tracing::error!("the outbox writer failed; unsent messages stay in the outbox");
+        let wrote = self.writer.await.is_ok();
+        if !wrote {
+            tracing::error!("the outbox writer failed; what it had not stored is lost");
         }
         self.stop.send_replace(Some(grace));
-        self.session.await.unwrap_or(0)
+        match self.session.await {
+            Ok(left) if wrote => Some(left),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::error!("the MQTT session failed: {e}; unsent messages stay in the outbox");
+                None
+            }
+        }
     }
 }
 
@@ -288,6 +299,19 @@ async fn write(
     let mut batches = Vec::new();
     while rx.recv_many(&mut batches, STORE_QUEUE).await > 0 {
         let mut messages: Vec<Message> = batches.drain(..).flatten().collect();
+        // A message the broker could never take would block the outbox: refuse it, loudly.
+        messages.retain(|m| {
+            let fits = m.topic.len() + m.payload.len() + 16 <= session::MAX_PACKET;
+            if !fits {
+                tracing::error!(
+                    "a message of {} bytes for '{}' is larger than the {} bytes an MQTT packet may have here; not stored",
+                    m.payload.len(),
+                    m.topic,
+                    session::MAX_PACKET
+                );
+            }
+            fits
+        });
         let mut failures = 0u32;
         loop {
             let (back, result) = with_outbox(&outbox, move |o| {
@@ -300,7 +324,7 @@ async fn write(
                 Ok((_, dropped)) => {
                     if !dropped.is_empty() {
                         tracing::warn!(
-                            "outbox full: dropped the oldest {} statistics and {} event message(s) to make room (an alarm follows once the broker has the backlog)",
+                            "outbox full: dropped the oldest {} statistics and {} event message(s) to make room (an alarm is published when the broker is reachable)",
                             dropped.stats,
                             dropped.events
                         );
@@ -310,6 +334,14 @@ async fn write(
                 Err(OutboxError::TooLarge { size, max }) => {
                     tracing::error!(
                         "a message of {size} bytes cannot fit the outbox (max {max} bytes): raise mqtt.outbox.max_mb; {} message(s) not stored",
+                        messages.len()
+                    );
+                    messages.clear();
+                    break;
+                }
+                Err(e) if rx.is_closed() && failures >= RETRIES_AT_STOP => {
+                    tracing::error!(
+                        "stopping: cannot store {} message(s): {e}; they are lost",
                         messages.len()
                     );
                     messages.clear();

@@ -1,10 +1,15 @@
 //! The published message schema (`schema/`): every file loaded offline, and a payload validated
-//! against the schema its topic calls for.
+//! against the schema its topic calls for; and the fixtures the schema tests share.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonschema::{Registry, Validator};
+use roadeye::publish::Topics;
+use roadeye::publish::message::DEFAULT_PREFIX;
+use roadeye::rules::EventKind;
 use serde_json::Value;
 
 /// The base URI of every schema's `$id`: a file's `$id` is this plus its path under `schema/`.
@@ -213,4 +218,78 @@ impl Schemas {
             Err(problems.join("\n"))
         }
     }
+}
+
+// What the schema tests share: the ids and clock of their messages, the schemas loaded once, and the
+// checks of a payload on its topic.
+
+/// The site of every message the schema tests publish.
+pub const SITE: &str = "hn-caugiay";
+/// The device of every message the schema tests publish.
+pub const DEVICE: &str = "box-01";
+/// 2026-11-24T15:30:00.123Z.
+pub const T0_MS: u64 = 1_795_534_200_123;
+
+/// Every schema of `schema/`, loaded once per test binary.
+pub fn schemas() -> &'static Schemas {
+    static S: OnceLock<Schemas> = OnceLock::new();
+    S.get_or_init(Schemas::load)
+}
+
+/// The topics of [`SITE`] and [`DEVICE`] under the default prefix.
+pub fn topics() -> Topics {
+    Topics::new(DEFAULT_PREFIX, SITE, DEVICE)
+}
+
+/// The time `ms` milliseconds after the Unix epoch.
+pub fn at(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// Requires `payload` to be valid on `topic`.
+pub fn valid(topic: &str, payload: &[u8]) {
+    if let Err(e) = schemas().validate(topic, payload) {
+        panic!(
+            "{topic}\n{}\nis invalid:\n{e}",
+            String::from_utf8_lossy(payload)
+        );
+    }
+}
+
+/// Requires `payload` to be invalid on `topic`, with a problem mentioning each of `needles`.
+pub fn invalid(topic: &str, payload: &Value, needles: &[&str]) {
+    let bytes = serde_json::to_vec(payload).expect("json");
+    match schemas().validate(topic, &bytes) {
+        Ok(()) => panic!("{topic}\n{payload}\nmust be invalid"),
+        Err(e) => {
+            for n in needles {
+                assert!(
+                    e.contains(n),
+                    "no '{n}' among the problems of {payload}:\n{e}"
+                );
+            }
+        }
+    }
+}
+
+/// One value of every event kind, with every optional field set.
+pub fn every_kind() -> Vec<EventKind> {
+    vec![
+        EventKind::LineCrossing {
+            direction: "northbound".into(),
+            lane: Some("n1".into()),
+            speed_kmh: Some(38.4),
+        },
+        EventKind::ZoneEnter,
+        EventKind::ZoneExit { dwell_s: 42.7 },
+        EventKind::Loitering { dwell_s: 120.1 },
+        EventKind::Intrusion,
+        EventKind::CrowdStart { count: 12 },
+        EventKind::CrowdEnd { count: 0 },
+        EventKind::WrongWay {
+            distance: 0.143,
+            speed_kmh: Some(21.6),
+        },
+        EventKind::StoppedVehicle { duration_s: 60.3 },
+    ]
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, LastWill, MqttOptions,
-    Outgoing, Packet, QoS, TlsConfiguration, Transport,
+    MqttState, Outgoing, Packet, QoS, TlsConfiguration, Transport,
 };
 use tokio::sync::{Notify, watch};
 
@@ -23,10 +23,14 @@ const WINDOW: usize = 64;
 const ACK_BATCH: usize = 256;
 /// How often acknowledged messages are removed and the alarm checked.
 const HOUSEKEEPING: Duration = Duration::from_millis(50);
+/// How often an idle session looks for stored messages it has not published.
+const RETRY: Duration = Duration::from_secs(1);
 /// How often messages past the age bound are dropped.
 const EXPIRY: Duration = Duration::from_secs(60);
 /// The largest message roadeye sends or accepts.
-const MAX_PACKET: usize = 1024 * 1024;
+pub(super) const MAX_PACKET: usize = 1024 * 1024;
+/// rumqttc's in-flight limit: the window plus room for status and alarm messages.
+const INFLIGHT: u16 = WINDOW as u16 + 8;
 
 /// What a published packet was, to act on its acknowledgement.
 #[derive(Debug, Clone, Copy)]
@@ -106,7 +110,7 @@ impl Session {
         let mut o = MqttOptions::new(&s.client_id, &s.host, s.port);
         o.set_keep_alive(s.keep_alive)
             .set_clean_session(true)
-            .set_inflight(u16::try_from(WINDOW + 8).unwrap_or(u16::MAX))
+            .set_inflight(INFLIGHT)
             .set_max_packet_size(MAX_PACKET, MAX_PACKET);
         let will = serde_json::to_vec(&Status::last_will(&s.site, &s.device)).unwrap_or_default();
         o.set_last_will(LastWill::new(
@@ -134,6 +138,7 @@ impl Session {
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
         let mut last_expiry: Option<Instant> = None;
+        let mut last_retry = Instant::now();
         let mut deadline: Option<tokio::time::Instant> = None;
         let endpoint = format!("{}:{}", self.settings.host, self.settings.port);
         loop {
@@ -170,6 +175,12 @@ impl Session {
                     Err(e) => {
                         let was = std::mem::replace(&mut self.connected, false);
                         self.flight = Flight::default();
+                        // Start the next connection from a clean slate: rumqttc keeps events
+                        // (a publish recorded but never written) and collision state across
+                        // reconnects, which would shift the packet-id mapping. The outbox is
+                        // the only memory of what is unacknowledged.
+                        events.state = MqttState::new(INFLIGHT, false);
+                        events.pending.clear();
                         self.remove_acked().await;
                         if deadline.is_some() {
                             break;
@@ -198,6 +209,11 @@ impl Session {
                         self.expire().await;
                     }
                     self.publish_alarm(&client).await;
+                    // A publish deferred by a full request queue is retried here at the latest.
+                    if self.flight.outbox_inflight == 0 && last_retry.elapsed() >= RETRY {
+                        last_retry = Instant::now();
+                        self.fill(&client).await;
+                    }
                 }
                 r = self.stop.changed(), if deadline.is_none() => {
                     let grace = if r.is_ok() { *self.stop.borrow() } else { None };
@@ -359,7 +375,7 @@ impl Session {
         let (drops, s) = (pending.drops, &self.settings);
         let alarm = Alarm::overflow(&pending.id, &s.site, &s.device, pending.time_ms, drops);
         tracing::warn!(
-            "outbox: reporting {} event and {} statistics message(s) dropped while the broker was unreachable",
+            "outbox: publishing the alarm for {} event and {} statistics message(s) dropped by its size or age bound",
             drops.events,
             drops.stats
         );
