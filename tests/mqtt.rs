@@ -241,17 +241,33 @@ fn a_killed_agent_replays_its_outbox_and_the_broker_publishes_its_last_will() {
     );
     let wills = |r: &[common::mosquitto::Received]| {
         r.iter()
-            .filter(|m| m.topic.ends_with("/status") && m.payload.contains("connection_lost"))
+            .filter(|m| {
+                m.topic == "roadeye/v1/test-site/box-kill/status"
+                    && m.payload.contains("connection_lost")
+            })
             .count()
     };
-    assert_eq!(wills(&sub.received()), 0, "a Last Will before the kill");
+    assert_eq!(
+        wills(&sub.received()),
+        0,
+        "a Last Will before the kill:\n{}",
+        first.log()
+    );
     first.signal("KILL");
     assert!(
         sub.wait_until(Duration::from_secs(10), |r| wills(r) == 1),
         "no Last Will after SIGKILL"
     );
-    let statuses: Vec<String> = sub.on("/status").into_iter().map(|m| m.payload).collect();
-    let will = sub.on("/status").last().map(|m| m.json()).expect("status");
+    let statuses: Vec<String> = sub
+        .on("box-kill/status")
+        .into_iter()
+        .map(|m| m.payload)
+        .collect();
+    let will = sub
+        .on("box-kill/status")
+        .last()
+        .map(|m| m.json())
+        .expect("status");
     assert_eq!(
         will["state"], "offline",
         "the Last Will comes last: {statuses:#?}"
