@@ -49,13 +49,7 @@ model = "centernet"
 classes = ["person"]
 score_threshold = 0.15
 
-[[cameras.lines]]
-id = "plaza-x"
-points = [[0.35, 0.62], [0.35, 0.28]]
-forward = "eastbound"
-backward = "westbound"
-classes = ["person"]
-
+{line}
 [[cameras.zones]]
 id = "plaza-centre"
 points = [[0.58, 0.33], [0.85, 0.33], [0.85, 0.55], [0.58, 0.55]]
@@ -67,6 +61,7 @@ interval_s = 10
         models = common::root().join("models").display(),
         outbox = dir.join("outbox.redb").display(),
         video = video.display(),
+        line = common::VTEST_LINE,
     );
     common::write(dir, "box.toml", &text)
 }
@@ -78,6 +73,14 @@ fn received_ids(sub: &Subscriber) -> Vec<String> {
         .filter(|r| r.topic.contains("/events/") || r.topic.ends_with("/stats"))
         .filter_map(|r| r.json()["id"].as_str().map(str::to_string))
         .collect()
+}
+
+/// Waits up to `limit` for every id of `ids` to have arrived.
+fn all_arrive(sub: &Subscriber, ids: &[String], limit: Duration) -> bool {
+    sub.wait_until(limit, |_| {
+        let got: HashSet<String> = received_ids(sub).into_iter().collect();
+        ids.iter().all(|i| got.contains(i))
+    })
 }
 
 /// Every printed (stored) message was received; in the order they were stored (first
@@ -210,10 +213,7 @@ fn a_30_s_broker_outage_loses_nothing_and_keeps_the_order() {
         agent.log()
     );
     assert!(
-        sub.wait_until(Duration::from_secs(15), |_| {
-            let got: HashSet<String> = received_ids(&sub).into_iter().collect();
-            printed.iter().all(|i| got.contains(i))
-        }),
+        all_arrive(&sub, &printed, Duration::from_secs(15)),
         "not everything arrived after the outage"
     );
     let dups = assert_delivered_in_order(&printed, &received_ids(&sub));
@@ -298,10 +298,7 @@ fn a_killed_agent_replays_its_outbox_and_the_broker_publishes_its_last_will() {
         third.log()
     );
     assert!(
-        sub.wait_until(Duration::from_secs(60), |_| {
-            let got: HashSet<String> = received_ids(&sub).into_iter().collect();
-            ids.iter().all(|i| got.contains(i))
-        }),
+        all_arrive(&sub, &ids, Duration::from_secs(60)),
         "messages stored before the kill never arrived:\n{}",
         third.log()
     );
@@ -482,10 +479,7 @@ fn tls_with_a_client_certificate_delivers_and_without_it_keeps_the_events() {
         agent.log()
     );
     assert!(
-        sub.wait_until(Duration::from_secs(30), |_| {
-            let got: HashSet<String> = received_ids(&sub).into_iter().collect();
-            stored.iter().all(|i| got.contains(i))
-        }),
+        all_arrive(&sub, &stored, Duration::from_secs(30)),
         "the kept events did not arrive over TLS:\n{}",
         agent.log()
     );

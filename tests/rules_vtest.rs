@@ -14,14 +14,7 @@ use roadeye::pipeline::{Agent, Output};
 use roadeye::rules::{Event, EventKind, IntervalStats};
 
 /// The line of tests/data/vtest-line-counts.md.
-const LINE: &str = r#"
-[[cameras.lines]]
-id = "plaza-x"
-points = [[0.35, 0.62], [0.35, 0.28]]
-forward = "eastbound"
-backward = "westbound"
-classes = ["person"]
-"#;
+const LINE: &str = common::VTEST_LINE;
 
 /// A hand-established crossing: direction and the first frame clearly past the line.
 #[derive(Debug, Clone)]

@@ -7,6 +7,17 @@ pub mod schema;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The counting line of tests/data/vtest-line-counts.md (its hand-established counts: 7
+/// eastbound, 11 westbound), as a camera's `[[cameras.lines]]` entry.
+pub const VTEST_LINE: &str = r#"
+[[cameras.lines]]
+id = "plaza-x"
+points = [[0.35, 0.62], [0.35, 0.28]]
+forward = "eastbound"
+backward = "westbound"
+classes = ["person"]
+"#;
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
