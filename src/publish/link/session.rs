@@ -9,7 +9,7 @@ use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, LastWill, MqttOptions,
     MqttState, Outgoing, Packet, QoS, TlsConfiguration, Transport,
 };
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use super::{LinkSettings, with_outbox};
 use crate::publish::message::{IdGen, ms_since_epoch};
@@ -132,8 +132,10 @@ impl Session {
 
     /// Runs until stopped; returns the messages left in the outbox.
     pub(super) async fn run(mut self) -> u64 {
-        let (client, mut events) = AsyncClient::new(self.options(), WINDOW * 2 + 16);
-        let mut backoff = Backoff::new(self.settings.reconnect_min, self.settings.reconnect_max);
+        let (client, events) = AsyncClient::new(self.options(), WINDOW * 2 + 16);
+        let backoff = Backoff::new(self.settings.reconnect_min, self.settings.reconnect_max);
+        let (report_tx, mut reports) = mpsc::channel(REPORTS);
+        let driver = tokio::spawn(drive(events, report_tx, backoff));
         let mut heartbeat = tokio::time::interval(self.settings.heartbeat);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
@@ -150,54 +152,42 @@ impl Session {
                 }
             }
             tokio::select! {
-                ev = events.poll() => match ev {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                report = reports.recv() => match report {
+                    None => break,
+                    Some(Report::Event(Event::Incoming(Packet::ConnAck(_)))) => {
                         self.connected = true;
-                        backoff.reset();
                         tracing::info!("connected to the MQTT broker {endpoint}");
                         self.publish_status(&client).await;
                         self.publish_alarm(&client).await;
                         self.fill(&client).await;
                     }
-                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                    Some(Report::Event(Event::Outgoing(Outgoing::Publish(pkid)))) => {
                         if let Some(s) = self.flight.awaiting_id.pop_front() {
                             self.flight.by_pkid.insert(pkid, s);
                         }
                     }
-                    Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                    Some(Report::Event(Event::Incoming(Packet::PubAck(ack)))) => {
                         self.acknowledged(ack.pkid).await;
                         // Refilling costs an outbox read: wait until half the window is free.
                         if self.flight.outbox_inflight <= WINDOW / 2 {
                             self.fill(&client).await;
                         }
                     }
-                    Ok(_) => {}
-                    Err(e) => {
+                    Some(Report::Event(_)) => {}
+                    Some(Report::Failed { error, retry_in, attempt }) => {
                         let was = std::mem::replace(&mut self.connected, false);
                         self.flight = Flight::default();
-                        // Start the next connection from a clean slate: rumqttc keeps events
-                        // (a publish recorded but never written) and collision state across
-                        // reconnects, which would shift the packet-id mapping. The outbox is
-                        // the only memory of what is unacknowledged.
-                        events.state = MqttState::new(INFLIGHT, false);
-                        events.pending.clear();
                         self.remove_acked().await;
                         if deadline.is_some() {
                             break;
                         }
-                        let delay = backoff.next_delay();
                         let (depth, _) = self.depth().await;
                         let what = if was { "lost the connection to" } else { "cannot connect to" };
                         tracing::warn!(
-                            "MQTT: {what} {endpoint}: {}; {depth} message(s) kept in the outbox; retry {} in {:.1} s",
-                            describe(&e),
-                            backoff.attempts(),
-                            delay.as_secs_f32()
+                            "MQTT: {what} {endpoint}: {}; {depth} message(s) kept in the outbox; retry {attempt} in {:.1} s",
+                            describe(&error),
+                            retry_in.as_secs_f32()
                         );
-                        tokio::select! {
-                            _ = tokio::time::sleep(delay) => {}
-                            _ = self.stop.changed() => break,
-                        }
                     }
                 },
                 _ = self.stored.notified() => self.fill(&client).await,
@@ -224,8 +214,9 @@ impl Session {
         }
         self.remove_acked().await;
         if self.connected {
-            self.goodbye(&client, &mut events).await;
+            self.goodbye(&client, &mut reports).await;
         }
+        driver.abort();
         self.depth().await.0
     }
 
@@ -420,7 +411,7 @@ fn publish<T: serde::Serialize>(
 impl Session {
     /// The clean stop: the retained `offline` status, then DISCONNECT (so the broker drops the
     /// Last Will).
-    async fn goodbye(&mut self, client: &AsyncClient, events: &mut EventLoop) {
+    async fn goodbye(&mut self, client: &AsyncClient, reports: &mut mpsc::Receiver<Report>) {
         let now = ms_since_epoch(SystemTime::now());
         let id = self.ids.next(now);
         let s = &self.settings;
@@ -432,13 +423,71 @@ impl Session {
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
             loop {
-                match events.poll().await {
-                    Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
-                    Ok(_) => {}
+                match reports.recv().await {
+                    Some(Report::Event(Event::Outgoing(Outgoing::Disconnect)))
+                    | Some(Report::Failed { .. })
+                    | None => break,
+                    Some(Report::Event(_)) => {}
                 }
             }
         })
         .await;
+    }
+}
+
+/// Connection reports waiting for the session.
+const REPORTS: usize = 256;
+
+/// What the connection driver reports, in order.
+enum Report {
+    /// A packet received or sent.
+    Event(Event),
+    /// The connection failed or could not be made; the next attempt is in `retry_in`.
+    Failed {
+        error: ConnectionError,
+        retry_in: Duration,
+        attempt: u32,
+    },
+}
+
+/// Drives rumqttc's event loop in its own task, so that a poll is never cancelled half-way (a
+/// connect dropped after the broker's CONNACK closes the connection and fires the Last Will; a
+/// write dropped half-way delays a publish), and reports what happens in order. After a failure
+/// it starts the next connection from a clean slate: rumqttc keeps events (a publish recorded but
+/// never written) and collision state across reconnects, which would shift the packet-id mapping;
+/// the outbox is the only memory of what is unacknowledged.
+async fn drive(mut events: EventLoop, tx: mpsc::Sender<Report>, mut backoff: Backoff) {
+    loop {
+        let report = match events.poll().await {
+            Ok(event) => {
+                if matches!(event, Event::Incoming(Packet::ConnAck(_))) {
+                    backoff.reset();
+                }
+                Report::Event(event)
+            }
+            Err(error) => {
+                events.state = MqttState::new(INFLIGHT, false);
+                events.pending.clear();
+                let retry_in = backoff.next_delay();
+                let attempt = backoff.attempts();
+                if tx
+                    .send(Report::Failed {
+                        error,
+                        retry_in,
+                        attempt,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                tokio::time::sleep(retry_in).await;
+                continue;
+            }
+        };
+        if tx.send(report).await.is_err() {
+            return;
+        }
     }
 }
 
