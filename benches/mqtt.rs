@@ -66,6 +66,7 @@ fn messages(enc: &mut Encoder, run: &str, n: usize) -> Vec<Message> {
                     score: Some(0.8731),
                     bbox: Some([0.4123, 0.5512, 0.4987, 0.6234]),
                 }),
+                snapshot: None,
             };
             let mut m = enc.event(&e).expect("encode an event");
             let mut payload = format!("{{\"seq\":{seq},").into_bytes();

@@ -60,6 +60,7 @@ fn event(camera: &str, rule: &str, kind: EventKind, object: Option<ObjectInfo>) 
         rule: rule.into(),
         kind,
         object,
+        snapshot: None,
     }
 }
 

@@ -13,7 +13,9 @@ use common::schema::{
     BASE_URI, DEVICE, SITE, T0_MS, at, every_kind, invalid, parse_topic, schemas, topics, valid,
 };
 use roadeye::publish::message::{DEFAULT_PREFIX, envelope_json};
-use roadeye::publish::{Alarm, CameraHealth, Dropped, IdGen, OutboxHealth, Status, Topics};
+use roadeye::publish::{
+    Alarm, CameraHealth, ConfigHealth, Dropped, IdGen, OutboxHealth, RejectedConfig, Status, Topics,
+};
 use roadeye::rules::IntervalStats;
 use roadeye::rules::queue::QueueState;
 use roadeye::rules::stats::{LineKey, LineStats, QueueStats, StatsAccumulator, ZoneStats};
@@ -261,6 +263,45 @@ fn heartbeats_clean_stops_and_the_last_will_validate() {
     valid(&t.status(), &serde_json::to_vec(&stopped).expect("json"));
     let will = serde_json::to_vec(&Status::last_will(SITE, DEVICE)).expect("json");
     valid(&t.status(), &will);
+}
+
+#[test]
+fn heartbeats_carry_the_running_config_and_a_refused_reload() {
+    let t = topics();
+    let mut config = ConfigHealth {
+        revision: "3fa9c01b77e2".into(),
+        applied_ms: T0_MS - 60_000,
+        rejected: None,
+        pending_restart: Vec::new(),
+    };
+    let with = |c: &ConfigHealth| {
+        let mut v: serde_json::Value = serde_json::from_slice(&heartbeat_json(&[])).expect("json");
+        v["config"] = serde_json::to_value(c).expect("config json");
+        v
+    };
+    let bytes = |v: serde_json::Value| serde_json::to_vec(&v).expect("json");
+    valid(&t.status(), &bytes(with(&config)));
+    config.rejected = Some(RejectedConfig {
+        revision: "0b1c2d3e4f50".into(),
+        time_ms: T0_MS,
+        errors: vec!["cameras[0].lines[0].points: a line needs 2 points, not 1".into()],
+    });
+    config.pending_restart = vec!["mqtt".into()];
+    valid(&t.status(), &bytes(with(&config)));
+    // A refusal always says why, and only known sections wait for a restart.
+    let mut bad = config.clone();
+    bad.rejected.as_mut().expect("rejected").errors.clear();
+    invalid(&t.status(), &with(&bad), &["/config/rejected/errors"]);
+    bad = config.clone();
+    bad.pending_restart = vec!["cameras".into()];
+    invalid(&t.status(), &with(&bad), &["/config/pending_restart/0"]);
+    // A stop carries no config.
+    let mut ids = IdGen::new(7);
+    let id = ids.next(T0_MS);
+    let mut stopped = Status::stopped(&id, SITE, DEVICE, T0_MS);
+    stopped.config = Some(&config);
+    let v = serde_json::to_value(&stopped).expect("json");
+    invalid(&t.status(), &v, &["/config"]);
 }
 
 #[test]

@@ -4,5 +4,6 @@ pub mod check;
 mod config;
 pub mod detect;
 mod model;
+mod reload;
 pub mod run;
 pub mod sim;

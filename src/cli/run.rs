@@ -2,17 +2,26 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use roadeye::config::LoadedConfig;
 use roadeye::infer::OrtRuntime;
-use roadeye::pipeline::{Agent, Output, Summary};
-use roadeye::publish::{CameraHealth, Encoder, Link, LinkSettings, Message};
+use roadeye::ops::{Board, HttpServer, Metrics, SnapshotWriter};
+use roadeye::pipeline::{Agent, Hooks, Output, Snapshots, Summary};
+use roadeye::publish::{
+    CameraHealth, Encoder, Link, LinkSettings, Message, Topics, Volatile, VolatileSender,
+};
 use roadeye::source::{CameraState, CameraStatus};
 use roadeye::types::CameraId;
 use tokio::signal::unix::{SignalKind, signal};
+
+use super::reload::{Reloader, revision};
+
+/// How often the config file is checked for a change.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -35,6 +44,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let Some(cfg) = super::config::load_valid(&args.config) else {
         return Ok(ExitCode::FAILURE);
     };
+    // The revision of what is validated and run (a change while starting is a reload).
+    let rev = revision(&std::fs::read(&args.config).unwrap_or_default());
     let rt = OrtRuntime::init(cfg.onnxruntime().as_deref())?;
     let every = Duration::try_from_secs_f64(args.summary_every.max(0.1))
         .context("--summary-every must be a number of seconds")?;
@@ -50,7 +61,26 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let flush = Duration::try_from_secs_f64(args.flush_for.max(0.0))
         .context("--flush-for must be a number of seconds")?;
-    runtime.block_on(serve(&cfg, rt, every, limit, flush))
+    runtime.block_on(serve(
+        &cfg,
+        rev,
+        rt,
+        Timing {
+            every,
+            limit,
+            flush,
+        },
+    ))
+}
+
+/// The topic prefix of the config.
+fn prefix(cfg: &LoadedConfig) -> &str {
+    cfg.config
+        .mqtt
+        .as_ref()
+        .map_or(roadeye::publish::message::DEFAULT_PREFIX, |m| {
+            m.prefix.as_str()
+        })
 }
 
 /// Where events and statistics go: the MQTT link (which prints each once it is stored), or
@@ -58,18 +88,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 struct Sink {
     encoder: Encoder,
     link: Option<Link>,
+    metrics: Arc<Metrics>,
 }
 
 impl Sink {
-    fn start(cfg: &LoadedConfig) -> Result<Sink> {
+    fn start(cfg: &LoadedConfig, metrics: Arc<Metrics>) -> Result<Sink> {
         let site = &cfg.config.site;
-        let prefix = cfg
-            .config
-            .mqtt
-            .as_ref()
-            .map_or(roadeye::publish::message::DEFAULT_PREFIX, |m| {
-                m.prefix.as_str()
-            });
+        let prefix = prefix(cfg);
         let link = match LinkSettings::from_config(cfg)? {
             Some(settings) => {
                 let (host, port) = (settings.host.clone(), settings.port);
@@ -89,6 +114,7 @@ impl Sink {
         Ok(Sink {
             encoder: Encoder::new(prefix, &site.id, &site.device),
             link,
+            metrics,
         })
     }
 
@@ -96,10 +122,17 @@ impl Sink {
     async fn emit(&mut self, o: &Output, summary: &mut Summary) -> Result<()> {
         let message = match o {
             Output::Tracks(t) => {
+                let before = summary.total_tracks(&t.meta.camera);
                 summary.add(t);
+                let started = summary.total_tracks(&t.meta.camera).saturating_sub(before);
+                self.metrics
+                    .tracks(&t.meta.camera, t.tracks.len(), started as u64);
                 return Ok(());
             }
-            Output::Event(e) => self.encoder.event(e),
+            Output::Event(e) => {
+                self.metrics.event(&e.camera, e.kind.name());
+                self.encoder.event(e)
+            }
             Output::Stats(s) => self.encoder.stats(s),
         }
         .context("cannot encode an output")?;
@@ -115,31 +148,127 @@ impl Sink {
     }
 }
 
-async fn serve(
-    cfg: &LoadedConfig,
-    rt: &OrtRuntime,
+/// The run's clocks.
+struct Timing {
     every: Duration,
     limit: Option<Duration>,
     flush: Duration,
+}
+
+/// The snapshot writer, publishing each snapshot when the config asks and there is a link.
+fn snapshots(
+    cfg: &LoadedConfig,
+    metrics: &Arc<Metrics>,
+    link: Option<&Link>,
+) -> Result<Option<Arc<Snapshots>>> {
+    let s = &cfg.config.snapshots;
+    if s.kinds.is_empty() {
+        return Ok(None);
+    }
+    let publish = match (s.publish, link) {
+        (true, Some(link)) => {
+            let site = &cfg.config.site;
+            let topics = Topics::new(prefix(cfg), &site.id, &site.device);
+            let tx: VolatileSender = link.volatile();
+            let f: roadeye::ops::snapshot::OnWritten = Box::new(move |name: &str, jpeg: &[u8]| {
+                tx.send(Volatile {
+                    topic: topics.snapshot(name),
+                    payload: jpeg.to_vec(),
+                });
+            });
+            Some(f)
+        }
+        (true, None) => {
+            tracing::warn!(
+                "snapshots.publish is set but there is no [mqtt] link: snapshots are only kept on disk"
+            );
+            None
+        }
+        _ => None,
+    };
+    let dir = s.dir_in(&cfg.base_dir);
+    let writer = SnapshotWriter::start(
+        dir.clone(),
+        s.max_mb.saturating_mul(1024 * 1024),
+        s.quality,
+        Some(Arc::clone(metrics)),
+        publish,
+    )?;
+    tracing::info!(
+        "snapshots of [{}] events kept in '{}' (at most {} MB)",
+        s.kinds.join(", "),
+        dir.display(),
+        s.max_mb
+    );
+    Ok(Some(Arc::new(Snapshots {
+        writer,
+        kinds: s.kinds.clone(),
+    })))
+}
+
+async fn serve(
+    cfg: &LoadedConfig,
+    rev: String,
+    rt: &'static OrtRuntime,
+    timing: Timing,
 ) -> Result<ExitCode> {
+    let Timing {
+        every,
+        limit,
+        flush,
+    } = timing;
     // Signals first: a stop asked for while the cameras start is a clean stop too.
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    let mut sink = Sink::start(cfg)?;
-    let (agent, mut outputs) = Agent::start(cfg, rt)?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let board = Arc::new(Board::default());
+    let metrics = Arc::new(Metrics::new(Arc::clone(&board)));
+    let mut sink = Sink::start(cfg, Arc::clone(&metrics))?;
+    if let Some(link) = &sink.link {
+        board.set_link(link.figures());
+    }
+    let snaps = snapshots(cfg, &metrics, sink.link.as_ref())?;
+    let http = match cfg.config.ops.listen_addr().map_err(anyhow::Error::msg)? {
+        Some(addr) => {
+            let dir = snaps
+                .as_ref()
+                .map(|_| cfg.config.snapshots.dir_in(&cfg.base_dir));
+            let server = HttpServer::start(addr, Arc::clone(&metrics), Arc::clone(&board), dir)?;
+            tracing::info!(
+                "metrics on http://{0}/metrics, health on http://{0}/healthz",
+                server.addr()
+            );
+            Some(server)
+        }
+        None => None,
+    };
+    let hooks = Hooks {
+        metrics: Some(Arc::clone(&metrics)),
+        snapshots: snaps,
+        board: Arc::clone(&board),
+    };
+    let (mut agent, mut outputs) = Agent::start_with(cfg, rt, hooks)?;
+    let mut reloader = Reloader::new(cfg, rev);
     let cameras = agent.statuses().len();
-    tracing::info!(cameras, site = %cfg.config.site.id, "running; SIGINT or SIGTERM stops");
+    tracing::info!(cameras, site = %cfg.config.site.id, config = %reloader.health().revision, "running; SIGINT or SIGTERM stops, SIGHUP reloads the config");
     let mut summary = Summary::default();
     let mut rates = Rates::default();
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let mut watch = tokio::time::interval(WATCH_EVERY);
+    watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let watching = cfg.config.ops.watch_config;
     let deadline = tokio::time::sleep(limit.unwrap_or(Duration::from_secs(u64::from(u32::MAX))));
     tokio::pin!(deadline);
     if let Some(link) = &sink.link {
+        link.set_config(reloader.health().clone());
         link.set_health(rates.health(&agent.statuses()));
     }
     let reason = loop {
-        tokio::select! {
-            Some(o) = outputs.recv() => sink.emit(&o, &mut summary).await?,
+        let why = tokio::select! {
+            Some(o) = outputs.recv() => {
+                sink.emit(&o, &mut summary).await?;
+                continue;
+            }
             _ = tick.tick() => {
                 let statuses = agent.statuses();
                 for line in summary.lines(&statuses, every) {
@@ -151,10 +280,22 @@ async fn serve(
                 if statuses.iter().all(|(_, s)| s.state == CameraState::Ended) {
                     break "every source ended";
                 }
+                continue;
             }
+            _ = watch.tick(), if watching => {
+                if !reloader.changed() {
+                    continue;
+                }
+                "the config file changed"
+            }
+            _ = hup.recv() => "SIGHUP",
             _ = int.recv() => break "SIGINT",
             _ = term.recv() => break "SIGTERM",
             _ = &mut deadline => break "time limit reached",
+        };
+        reloader.reload(&mut agent, &metrics, why).await;
+        if let Some(link) = &sink.link {
+            link.set_config(reloader.health().clone());
         }
     };
     tracing::info!("stopping ({reason})");
@@ -175,6 +316,9 @@ async fn serve(
             ),
             None => anyhow::bail!("the MQTT link failed while stopping (see the errors above)"),
         }
+    }
+    if let Some(h) = http {
+        h.shutdown().await;
     }
     for (id, st) in &statuses {
         tracing::info!(

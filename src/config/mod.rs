@@ -6,6 +6,7 @@
 
 mod camera;
 mod mqtt;
+mod ops;
 mod runtime;
 mod site;
 pub mod validate;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use camera::{CameraConfig, SCHEMES, Secret};
 pub use mqtt::{DEFAULT_OUTBOX, MqttConfig, OutboxConfig, TlsConfig};
+pub use ops::{DEFAULT_LISTEN, DEFAULT_SNAPSHOT_DIR, OpsConfig, SnapshotConfig};
 pub use runtime::RuntimeConfig;
 pub use site::SiteConfig;
 
@@ -34,6 +36,12 @@ pub struct Config {
     /// The link to the IOC's MQTT broker; unset: events are only printed.
     #[serde(default)]
     pub mqtt: Option<MqttConfig>,
+    /// Metrics, health and config reload (`[ops]`).
+    #[serde(default)]
+    pub ops: OpsConfig,
+    /// Annotated snapshots of events (`[snapshots]`).
+    #[serde(default)]
+    pub snapshots: SnapshotConfig,
     /// The cameras this box analyses.
     #[serde(default)]
     pub cameras: Vec<CameraConfig>,

@@ -42,6 +42,12 @@ pub fn validate(cfg: &LoadedConfig) -> Vec<Problem> {
             push(format!("mqtt.{field}"), message);
         }
     }
+    if let Err(m) = c.ops.listen_addr() {
+        push("ops.listen".into(), m);
+    }
+    for (field, message) in c.snapshots.problems(&crate::rules::EventKind::NAMES) {
+        push(format!("snapshots.{field}"), message);
+    }
     if c.cameras.is_empty() {
         push(
             "cameras".into(),

@@ -1,3 +1,16 @@
-//! What integrators look at: annotated images.
+//! What technicians and integrators watch: metrics, health, annotated images.
 
 pub mod annotate;
+pub mod board;
+pub mod health;
+pub mod http;
+pub mod metrics;
+pub mod overlay;
+pub mod snapshot;
+
+pub use board::Board;
+pub use health::Health;
+pub use http::{HttpError, HttpServer};
+pub use metrics::Metrics;
+pub use overlay::Overlay;
+pub use snapshot::{SnapshotError, SnapshotJob, SnapshotWriter, snapshot_name};

@@ -1,8 +1,10 @@
 //! The agent's pipelines, one per camera: source → infer → track → rules, joined by bounded
 //! channels of typed messages. Inference is shared per model (one session, round robin between its
 //! cameras) and runs on its own thread, off the async runtime; tracking and the rules run as one
-//! async task per camera.
+//! async task per camera. A reload changes only the cameras whose settings changed.
 
+mod analyse;
+pub mod reload;
 mod summary;
 mod worker;
 
@@ -13,23 +15,23 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub use summary::Summary;
-pub use worker::{InferWorker, WorkerCamera};
+pub use reload::{Plan, Step};
+pub use summary::{NewIds, Summary};
+pub use worker::{InferWorker, WorkerCamera, WorkerChange};
 
-use crate::config::LoadedConfig;
+use crate::config::{CameraConfig, LoadedConfig};
 use crate::infer::{InferError, LoadedSpec, ModelRunner, OrtRuntime, Postprocessor};
+use crate::ops::{Board, Metrics, Overlay, SnapshotWriter};
 use crate::rules::{CameraRules, Event, IntervalStats, RulesError};
 use crate::source::{Camera, CameraStatus, LatestFrame, Signal, SourceError, SourceSettings};
 use crate::track::Tracker;
-use crate::types::{CameraId, Detections, Tracks};
+use crate::types::{CameraId, Detections, FramePixels, Tracks};
 
 /// Detections waiting for a camera's tracker.
 const DETECTIONS_QUEUE: usize = 8;
 /// Outputs waiting for the consumer. Never dropped: a slow consumer slows the cameras' analysis
 /// (their newest-frame slots then skip frames, counted), it does not lose events.
 const OUTPUT_QUEUE: usize = 256;
-/// How often statistics intervals are checked for closing while a camera sends nothing.
-const STATS_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What the agent produces, in order per camera.
 #[derive(Debug, Clone)]
@@ -42,7 +44,35 @@ pub enum Output {
     Stats(IntervalStats),
 }
 
-/// Why the pipelines could not start.
+/// A frame's detections on their way to the tracker, with the frame's pixels when the camera
+/// takes snapshots.
+pub struct Analysed {
+    /// The detections.
+    pub detections: Detections,
+    /// The frame, for a snapshot.
+    pub pixels: Option<Box<dyn FramePixels>>,
+}
+
+/// Which events get a snapshot, and the writer.
+pub struct Snapshots {
+    /// The writer.
+    pub writer: SnapshotWriter,
+    /// Event kinds that get one.
+    pub kinds: Vec<String>,
+}
+
+/// What the operations side hands the pipelines.
+#[derive(Default)]
+pub struct Hooks {
+    /// Counters to update (inference times).
+    pub metrics: Option<Arc<Metrics>>,
+    /// Event snapshots.
+    pub snapshots: Option<Arc<Snapshots>>,
+    /// Where the running cameras are listed for metrics and health.
+    pub board: Arc<Board>,
+}
+
+/// Why the pipelines could not start (or a reload could not be applied).
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     /// A model could not be loaded or does not match its spec.
@@ -86,10 +116,38 @@ pub enum PipelineError {
     TimeZone(String),
 }
 
+/// A model's inference thread and what its cameras share.
+struct Model {
+    worker: InferWorker,
+    signal: Arc<Signal>,
+}
+
+/// A running camera.
+struct Running {
+    config: CameraConfig,
+    model: PathBuf,
+    camera: Camera,
+    control: mpsc::Sender<analyse::Control>,
+}
+
+/// A camera ready to start: everything that can fail is done.
+struct Prepared {
+    config: CameraConfig,
+    model: PathBuf,
+    post: Postprocessor,
+    settings: SourceSettings,
+    rules: CameraRules,
+}
+
 /// The running agent: every enabled camera of a config.
 pub struct Agent {
-    cameras: Vec<Camera>,
-    workers: Vec<InferWorker>,
+    rt: &'static OrtRuntime,
+    config: LoadedConfig,
+    tz: jiff::tz::TimeZone,
+    out_tx: mpsc::Sender<Output>,
+    hooks: Hooks,
+    models: HashMap<PathBuf, Model>,
+    cameras: Vec<Running>,
     trackers: Vec<JoinHandle<()>>,
 }
 
@@ -99,7 +157,16 @@ impl Agent {
     /// returned receiver.
     pub fn start(
         cfg: &LoadedConfig,
-        rt: &OrtRuntime,
+        rt: &'static OrtRuntime,
+    ) -> Result<(Agent, mpsc::Receiver<Output>), PipelineError> {
+        Self::start_with(cfg, rt, Hooks::default())
+    }
+
+    /// [`start`](Self::start) with metrics, snapshots and a board to list the cameras on.
+    pub fn start_with(
+        cfg: &LoadedConfig,
+        rt: &'static OrtRuntime,
+        hooks: Hooks,
     ) -> Result<(Agent, mpsc::Receiver<Output>), PipelineError> {
         crate::source::init().map_err(PipelineError::Init)?;
         let tz = cfg
@@ -108,101 +175,259 @@ impl Agent {
             .time_zone()
             .map_err(PipelineError::TimeZone)?;
         let (out_tx, out_rx) = mpsc::channel(OUTPUT_QUEUE);
-        let mut by_model: HashMap<PathBuf, (LoadedSpec, Vec<usize>)> = HashMap::new();
         let enabled: Vec<_> = cfg.config.cameras.iter().filter(|c| c.enabled).collect();
         if enabled.is_empty() {
             return Err(PipelineError::NoCameras);
         }
-        for (i, cam) in enabled.iter().enumerate() {
+        let mut agent = Agent {
+            rt,
+            config: cfg.clone(),
+            tz,
+            out_tx,
+            hooks,
+            models: HashMap::new(),
+            cameras: Vec::new(),
+            trackers: Vec::new(),
+        };
+        let (prepared, runners) = agent.prepare(cfg, &enabled)?;
+        agent.launch(prepared, runners)?;
+        Ok((agent, out_rx))
+    }
+
+    /// Loads what `cams` need (models not loaded yet, post-processing, sources, rules) without
+    /// starting anything: a failure leaves the agent as it was.
+    fn prepare(
+        &self,
+        cfg: &LoadedConfig,
+        cams: &[&CameraConfig],
+    ) -> Result<(Vec<Prepared>, HashMap<PathBuf, ModelRunner>), PipelineError> {
+        let mut runners: HashMap<PathBuf, ModelRunner> = HashMap::new();
+        let mut specs: HashMap<PathBuf, LoadedSpec> = HashMap::new();
+        let mut out = Vec::new();
+        for cam in cams {
+            let model_err = |source| PipelineError::Model {
+                camera: cam.id.clone(),
+                source,
+            };
             // The same model named two ways is still one session.
             let path = cfg.model_spec_path(cam);
             let path = path.canonicalize().unwrap_or(path);
-            if let Some(entry) = by_model.get_mut(&path) {
-                entry.1.push(i);
-                continue;
+            if !specs.contains_key(&path) {
+                specs.insert(path.clone(), LoadedSpec::load(&path).map_err(model_err)?);
             }
-            let spec = LoadedSpec::load(&path).map_err(|source| PipelineError::Model {
-                camera: cam.id.clone(),
-                source,
-            })?;
-            by_model.insert(path, (spec, vec![i]));
-        }
-        let mut agent = Agent {
-            cameras: Vec::new(),
-            workers: Vec::new(),
-            trackers: Vec::new(),
-        };
-        for (spec, members) in by_model.into_values() {
-            let first = enabled[members[0]].id.clone();
-            let runner = ModelRunner::new(rt, spec.clone(), &cfg.config.runtime.inference)
-                .map_err(|source| PipelineError::Model {
-                    camera: first,
-                    source,
-                })?;
-            let signal = Arc::new(Signal::default());
-            let mut worker_cams = Vec::new();
-            for &i in &members {
-                let cam = enabled[i];
-                let fail = |source| PipelineError::Model {
+            let spec = &specs[&path];
+            if !self.models.contains_key(&path) && !runners.contains_key(&path) {
+                let runner = ModelRunner::new(self.rt, spec.clone(), &cfg.config.runtime.inference)
+                    .map_err(model_err)?;
+                runners.insert(path.clone(), runner);
+            }
+            let post = Postprocessor::with_override(spec, &cam.detect).map_err(model_err)?;
+            let settings = SourceSettings::from_config(cam, &cfg.base_dir).map_err(|source| {
+                PipelineError::Source {
                     camera: cam.id.clone(),
                     source,
-                };
-                let post = Postprocessor::with_override(&spec, &cam.detect).map_err(fail)?;
-                let settings =
-                    SourceSettings::from_config(cam, &cfg.base_dir).map_err(|source| {
-                        PipelineError::Source {
-                            camera: cam.id.clone(),
-                            source,
-                        }
-                    })?;
-                let rules =
-                    CameraRules::new(&cam.id, &cam.rules(), tz.clone()).map_err(|source| {
-                        PipelineError::Rules {
-                            camera: cam.id.clone(),
-                            source,
-                        }
-                    })?;
-                // A replayed file dates its frames by stream time, not by the wall clock: its
-                // statistics intervals close on its frames only.
-                let wall_clock = !settings.is_replay();
-                let (det_tx, det_rx) = mpsc::channel(DETECTIONS_QUEUE);
-                let slot = Arc::new(LatestFrame::default());
-                let camera = Camera::start(settings, Arc::clone(&slot), Arc::clone(&signal));
-                worker_cams.push(WorkerCamera {
-                    id: CameraId::from(cam.id.as_str()),
-                    failing: false,
-                    slot,
-                    status: camera.status_cell(),
-                    post,
-                    tx: det_tx,
-                });
-                agent.trackers.push(tokio::spawn(analyse(
-                    Tracker::new(cam.tracker.clone()),
-                    rules,
-                    det_rx,
-                    out_tx.clone(),
-                    wall_clock,
-                )));
-                agent.cameras.push(camera);
-            }
-            agent
-                .workers
-                .push(InferWorker::start(runner, worker_cams, signal)?);
+                }
+            })?;
+            let rules = self.rules(cam)?;
+            out.push(Prepared {
+                config: (*cam).clone(),
+                model: path,
+                post,
+                settings,
+                rules,
+            });
         }
-        Ok((agent, out_rx))
+        Ok((out, runners))
+    }
+
+    fn rules(&self, cam: &CameraConfig) -> Result<CameraRules, PipelineError> {
+        CameraRules::new(&cam.id, &cam.rules(), self.tz.clone()).map_err(|source| {
+            PipelineError::Rules {
+                camera: cam.id.clone(),
+                source,
+            }
+        })
+    }
+
+    /// Starts the new models' threads and the prepared cameras.
+    fn launch(
+        &mut self,
+        prepared: Vec<Prepared>,
+        runners: HashMap<PathBuf, ModelRunner>,
+    ) -> Result<(), PipelineError> {
+        for (path, runner) in runners {
+            let signal = Arc::new(Signal::default());
+            let worker = InferWorker::start(
+                runner,
+                Vec::new(),
+                Arc::clone(&signal),
+                self.hooks.metrics.clone(),
+            )?;
+            self.models.insert(path, Model { worker, signal });
+        }
+        for p in prepared {
+            self.launch_camera(p);
+        }
+        self.publish_cameras();
+        Ok(())
+    }
+
+    fn launch_camera(&mut self, p: Prepared) {
+        let Some(model) = self.models.get(&p.model) else {
+            // prepare() loads every model a prepared camera names.
+            tracing::error!(camera = %p.config.id, "its model is not loaded; not started");
+            return;
+        };
+        // A replayed file dates its frames by stream time, not by the wall clock: its
+        // statistics intervals close on its frames only.
+        let wall_clock = !p.settings.is_replay();
+        let (det_tx, det_rx) = mpsc::channel(DETECTIONS_QUEUE);
+        let (control, control_rx) = mpsc::channel(2);
+        let slot = Arc::new(LatestFrame::default());
+        let camera = Camera::start(p.settings, Arc::clone(&slot), Arc::clone(&model.signal));
+        let tap = self
+            .hooks
+            .snapshots
+            .as_ref()
+            .filter(|s| !s.kinds.is_empty())
+            .map(|policy| analyse::Tap {
+                policy: Arc::clone(policy),
+                overlay: Arc::new(Overlay::of(&p.config)),
+            });
+        model
+            .worker
+            .change(WorkerChange::Add(Box::new(WorkerCamera {
+                id: CameraId::from(p.config.id.as_str()),
+                failing: false,
+                slot,
+                status: camera.status_cell(),
+                post: p.post,
+                tx: det_tx,
+                keep_pixels: tap.is_some(),
+            })));
+        self.trackers
+            .push(tokio::spawn(analyse::run(analyse::Analysis {
+                tracker: Tracker::new(p.config.tracker.clone()),
+                rules: p.rules,
+                rx: det_rx,
+                control: control_rx,
+                tx: self.out_tx.clone(),
+                wall_clock,
+                tap,
+            })));
+        self.cameras.push(Running {
+            config: p.config,
+            model: p.model,
+            camera,
+            control,
+        });
+    }
+
+    fn publish_cameras(&self) {
+        self.hooks.board.set_cameras(
+            self.cameras
+                .iter()
+                .map(|r| {
+                    (
+                        Arc::clone(&r.camera.settings().camera),
+                        r.camera.status_cell(),
+                    )
+                })
+                .collect(),
+        );
     }
 
     /// Every camera's id and status.
     pub fn statuses(&self) -> Vec<(CameraId, CameraStatus)> {
         self.cameras
             .iter()
-            .map(|c| (Arc::clone(&c.settings().camera), c.status()))
+            .map(|c| (Arc::clone(&c.camera.settings().camera), c.camera.status()))
             .collect()
+    }
+
+    /// The config the agent runs (the last one applied).
+    pub fn config(&self) -> &LoadedConfig {
+        &self.config
+    }
+
+    /// Applies a new, validated config camera by camera: unchanged cameras keep running (their
+    /// trackers intact), cameras with only new rules get them in place, the others restart,
+    /// start or stop. Everything that can fail is checked first: on an error nothing changed.
+    /// Sections outside `[[cameras]]` wait for a restart (see [`Plan::pending_restart`]).
+    pub async fn reload(&mut self, cfg: &LoadedConfig) -> Result<Plan, PipelineError> {
+        let plan = reload::plan(&self.config.config, &cfg.config);
+        let wanted = |step: Step| -> Vec<&CameraConfig> {
+            plan.with(step)
+                .filter_map(|id| cfg.config.cameras.iter().find(|c| c.id == id))
+                .collect()
+        };
+        let mut fresh = wanted(Step::Add);
+        fresh.extend(wanted(Step::Restart));
+        let (prepared, runners) = self.prepare(cfg, &fresh)?;
+        let mut retuned = Vec::new();
+        for cam in wanted(Step::Retune) {
+            retuned.push((cam.clone(), self.rules(cam)?));
+        }
+        let leaving: Vec<&str> = plan
+            .with(Step::Remove)
+            .chain(plan.with(Step::Restart))
+            .collect();
+        let mut stopping = Vec::new();
+        for id in leaving {
+            if let Some(i) = self.cameras.iter().position(|r| r.config.id == id) {
+                let r = self.cameras.remove(i);
+                if let Some(m) = self.models.get(&r.model) {
+                    m.worker.change(WorkerChange::Remove(Arc::clone(
+                        &r.camera.settings().camera,
+                    )));
+                }
+                stopping.push(r.camera);
+            }
+        }
+        for (cam, rules) in retuned {
+            if let Some(r) = self.cameras.iter_mut().find(|r| r.config.id == cam.id) {
+                let overlay = Arc::new(Overlay::of(&cam));
+                let sent = r.control.try_send(analyse::Control::Retune {
+                    rules: Box::new(rules),
+                    overlay,
+                });
+                if sent.is_err() {
+                    tracing::warn!(camera = %cam.id, "its analysis is busy; the new rules were not applied");
+                }
+                r.config = cam;
+            }
+        }
+        self.launch(prepared, runners)?;
+        // Config order, as the new file lists the cameras.
+        let order = |r: &Running| cfg.config.cameras.iter().position(|c| c.id == r.config.id);
+        self.cameras.sort_by_key(order);
+        self.publish_cameras();
+        let idle: Vec<PathBuf> = self
+            .models
+            .keys()
+            .filter(|p| !self.cameras.iter().any(|r| &r.model == *p))
+            .cloned()
+            .collect();
+        let workers: Vec<Model> = idle.iter().filter_map(|p| self.models.remove(p)).collect();
+        // Joining threads blocks: keep it off the async workers.
+        let _ = tokio::task::spawn_blocking(move || {
+            for c in stopping {
+                c.stop();
+            }
+            for m in workers {
+                m.worker.stop();
+            }
+        })
+        .await;
+        self.config = cfg.clone();
+        self.trackers.retain(|t| !t.is_finished());
+        Ok(plan)
     }
 
     /// Stops every camera and inference thread, then lets the trackers drain.
     pub async fn shutdown(self) {
-        let (cameras, workers) = (self.cameras, self.workers);
+        let cameras: Vec<Camera> = self.cameras.into_iter().map(|r| r.camera).collect();
+        let workers: Vec<InferWorker> = self.models.into_values().map(|m| m.worker).collect();
         // Joining threads blocks: keep it off the async workers.
         let _ = tokio::task::spawn_blocking(move || {
             for w in workers {
@@ -235,59 +460,6 @@ impl Agent {
         }
         while let Ok(o) = rx.try_recv() {
             f(o);
-        }
-    }
-}
-
-/// A camera's tracking and rules: detections in; tracks, events and statistics out.
-async fn analyse(
-    mut tracker: Tracker,
-    mut rules: CameraRules,
-    mut rx: mpsc::Receiver<Detections>,
-    tx: mpsc::Sender<Output>,
-    wall_clock: bool,
-) {
-    let mut generation = None;
-    let mut tick = tokio::time::interval(STATS_TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let ticks = async |tick: &mut tokio::time::Interval| {
-        if wall_clock {
-            tick.tick().await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    loop {
-        let (outputs, more) = tokio::select! {
-            d = rx.recv() => match d {
-                Some(d) => {
-                    // A new connection or a loop of a file: earlier tracks belong to another stream.
-                    if generation.replace(d.meta.generation) != Some(d.meta.generation) {
-                        tracker.reset();
-                    }
-                    let frame = Tracks {
-                        tracks: tracker.update(d.meta.pts, &d.detections),
-                        meta: d.meta,
-                    };
-                    let (events, stats) = rules.update(&frame);
-                    let mut out = Vec::with_capacity(events.len() + 2);
-                    out.extend(stats.map(Output::Stats));
-                    out.push(Output::Tracks(frame));
-                    out.extend(events.into_iter().map(Output::Event));
-                    (out, true)
-                }
-                // The camera stopped: report the interval in progress.
-                None => (rules.flush().map(Output::Stats).into_iter().collect(), false),
-            },
-            () = ticks(&mut tick) => (rules.tick(std::time::SystemTime::now()).map(Output::Stats).into_iter().collect(), true),
-        };
-        for o in outputs {
-            if tx.send(o).await.is_err() {
-                return;
-            }
-        }
-        if !more {
-            return;
         }
     }
 }

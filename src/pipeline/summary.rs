@@ -1,6 +1,6 @@
 //! Track summaries per camera, logged at a steady rate until the rules and the event link take over.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::source::CameraStatus;
@@ -20,8 +20,45 @@ struct CameraWindow {
 #[derive(Debug, Default)]
 pub struct Summary {
     windows: BTreeMap<CameraId, CameraWindow>,
-    /// Every track id ever confirmed, per camera.
-    totals: BTreeMap<CameraId, BTreeSet<u64>>,
+    /// Confirmed track ids counted, per camera.
+    totals: BTreeMap<CameraId, NewIds>,
+}
+
+/// A camera's tracks are forgotten by the tracker soon after they are lost, and ids are never
+/// reused: an id unseen for this many frames will not come back, and is forgotten here too.
+const FORGET_AFTER_FRAMES: u64 = 3000;
+
+/// Counts distinct track ids in bounded memory.
+#[derive(Debug, Default, Clone)]
+pub struct NewIds {
+    count: usize,
+    frames: u64,
+    /// Ids seen lately, with the frame they were last seen on.
+    recent: HashMap<u64, u64>,
+}
+
+impl NewIds {
+    /// Adds one frame's ids; returns how many were new.
+    pub fn add(&mut self, ids: impl IntoIterator<Item = u64>) -> usize {
+        self.frames += 1;
+        let before = self.count;
+        for id in ids {
+            if self.recent.insert(id, self.frames).is_none() {
+                self.count += 1;
+            }
+        }
+        if self.frames.is_multiple_of(FORGET_AFTER_FRAMES) {
+            let frames = self.frames;
+            self.recent
+                .retain(|_, last| frames - *last < FORGET_AFTER_FRAMES);
+        }
+        self.count - before
+    }
+
+    /// Distinct ids since the start.
+    pub fn count(&self) -> usize {
+        self.count
+    }
 }
 
 impl Summary {
@@ -37,12 +74,12 @@ impl Summary {
         self.totals
             .entry(t.meta.camera.clone())
             .or_default()
-            .extend(t.tracks.iter().map(|tr| tr.id));
+            .add(t.tracks.iter().map(|tr| tr.id));
     }
 
     /// Distinct confirmed track ids seen on `camera` since the start.
     pub fn total_tracks(&self, camera: &str) -> usize {
-        self.totals.get(camera).map_or(0, BTreeSet::len)
+        self.totals.get(camera).map_or(0, NewIds::count)
     }
 
     /// One line per camera for the interval of length `interval`, then starts a new interval.
@@ -76,5 +113,22 @@ impl Summary {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_counted_once_and_forgotten_only_when_long_gone() {
+        let mut n = NewIds::default();
+        assert_eq!(n.add([1, 2]), 2);
+        assert_eq!(n.add([2, 3]), 1);
+        for _ in 0..2 * FORGET_AFTER_FRAMES {
+            assert_eq!(n.add([3]), 0);
+        }
+        assert_eq!(n.count(), 3);
+        assert_eq!(n.recent.len(), 1, "ids 1 and 2 are forgotten, 3 is kept");
     }
 }

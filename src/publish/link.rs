@@ -5,7 +5,10 @@
 //! the connection (reconnecting with a capped backoff), publishes a window of stored messages,
 //! the retained status and its heartbeats, and the drop alarm once the link is back.
 
+mod figures;
 mod session;
+
+pub use figures::{LinkFigures, LinkReading};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -17,7 +20,7 @@ use tokio::task::JoinHandle;
 use super::broker::{BrokerError, start_embedded};
 use super::message::Topics;
 use super::outbox::{Limits, Message, Outbox, OutboxError};
-use super::status::CameraHealth;
+use super::status::{CameraHealth, ConfigHealth};
 use super::tls::{TlsError, client_config};
 use crate::config::{LoadedConfig, MqttConfig};
 
@@ -182,10 +185,46 @@ pub type OnStored = Box<dyn FnMut(&Message) + Send>;
 /// The running link.
 pub struct Link {
     tx: mpsc::Sender<Vec<Message>>,
+    volatile: mpsc::Sender<Volatile>,
+    figures: Arc<LinkFigures>,
+    config: watch::Sender<Option<ConfigHealth>>,
     health: watch::Sender<Vec<CameraHealth>>,
     stop: watch::Sender<Option<Duration>>,
     writer: JoinHandle<()>,
     session: JoinHandle<u64>,
+}
+
+/// Volatile messages (snapshots) waiting for the session; more are dropped.
+const VOLATILE_QUEUE: usize = 4;
+
+/// A message published once with QoS 0 while connected, never stored (a snapshot image).
+#[derive(Debug)]
+pub struct Volatile {
+    /// Its topic.
+    pub topic: String,
+    /// Its payload.
+    pub payload: Vec<u8>,
+}
+
+/// Publishes volatile messages (see [`Link::volatile`]).
+#[derive(Clone)]
+pub struct VolatileSender {
+    tx: mpsc::Sender<Volatile>,
+    figures: Arc<LinkFigures>,
+}
+
+impl VolatileSender {
+    /// Publishes `m` once with QoS 0 if the broker is connected and the session keeps up;
+    /// otherwise drops it. False if it was dropped here.
+    pub fn send(&self, m: Volatile) -> bool {
+        self.figures.read().connected && self.tx.try_send(m).is_ok()
+    }
+}
+
+/// The outbox and the figures kept with it.
+pub(super) struct Store {
+    outbox: Mutex<Outbox>,
+    figures: Arc<LinkFigures>,
 }
 
 /// How many times a failed write is retried after the producers have stopped (one per second).
@@ -217,10 +256,17 @@ impl Link {
             let addr = start_embedded(settings.port)?;
             tracing::info!("embedded MQTT broker listening on {addr}");
         }
-        let outbox = Arc::new(Mutex::new(outbox));
+        let figures = Arc::new(LinkFigures::default());
+        figures.set_depth(outbox.len(), outbox.bytes());
+        let outbox = Arc::new(Store {
+            outbox: Mutex::new(outbox),
+            figures: Arc::clone(&figures),
+        });
+        let (volatile, volatile_rx) = mpsc::channel(VOLATILE_QUEUE);
         let stored = Arc::new(Notify::new());
         let (tx, rx) = mpsc::channel(STORE_QUEUE);
         let (health, health_rx) = watch::channel(Vec::new());
+        let (config, config_rx) = watch::channel(None);
         let (stop, stop_rx) = watch::channel(None);
         let writer = tokio::spawn(write(
             Arc::clone(&outbox),
@@ -228,10 +274,15 @@ impl Link {
             Arc::clone(&stored),
             on_stored,
         ));
-        let session =
-            tokio::spawn(session::Session::new(settings, outbox, stored, health_rx, stop_rx).run());
+        let session = tokio::spawn(
+            session::Session::new(settings, outbox, stored, health_rx, config_rx, stop_rx)
+                .run(volatile_rx),
+        );
         Ok(Link {
             tx,
+            volatile,
+            figures,
+            config,
             health,
             stop,
             writer,
@@ -243,6 +294,24 @@ impl Link {
     /// has stopped.
     pub async fn send(&self, batch: Vec<Message>) -> bool {
         self.tx.send(batch).await.is_ok()
+    }
+
+    /// A handle that publishes messages once with QoS 0, from any thread.
+    pub fn volatile(&self) -> VolatileSender {
+        VolatileSender {
+            tx: self.volatile.clone(),
+            figures: Arc::clone(&self.figures),
+        }
+    }
+
+    /// The link's live figures (connection, outbox depth, deliveries, drops).
+    pub fn figures(&self) -> Arc<LinkFigures> {
+        Arc::clone(&self.figures)
+    }
+
+    /// The running config and the last reload's outcome; published at once.
+    pub fn set_config(&self, state: ConfigHealth) {
+        self.config.send_replace(Some(state));
     }
 
     /// The cameras' health for the next heartbeat.
@@ -273,13 +342,15 @@ impl Link {
 
 /// Runs `f` on the outbox off the async threads (redb commits fsync).
 async fn with_outbox<R: Send + 'static>(
-    outbox: &Arc<Mutex<Outbox>>,
+    store: &Arc<Store>,
     f: impl FnOnce(&mut Outbox) -> R + Send + 'static,
 ) -> R {
-    let outbox = Arc::clone(outbox);
+    let store = Arc::clone(store);
     let job = tokio::task::spawn_blocking(move || {
-        let mut guard = outbox.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
+        let mut guard = store.outbox.lock().unwrap_or_else(|p| p.into_inner());
+        let r = f(&mut guard);
+        store.figures.set_depth(guard.len(), guard.bytes());
+        r
     });
     match job.await {
         Ok(r) => r,
@@ -291,7 +362,7 @@ async fn with_outbox<R: Send + 'static>(
 /// failed write (a full disk) is retried every second: the batch is kept in memory meanwhile and
 /// the producers wait, so nothing is lost while the process lives.
 async fn write(
-    outbox: Arc<Mutex<Outbox>>,
+    outbox: Arc<Store>,
     mut rx: mpsc::Receiver<Vec<Message>>,
     stored: Arc<Notify>,
     mut on_stored: OnStored,
@@ -322,6 +393,7 @@ async fn write(
             messages = back;
             match result {
                 Ok((_, dropped)) => {
+                    outbox.figures.dropped(dropped);
                     if !dropped.is_empty() {
                         tracing::warn!(
                             "outbox full: dropped the oldest {} statistics and {} event message(s) to make room (an alarm is published when the broker is reachable)",

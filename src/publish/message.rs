@@ -42,6 +42,18 @@ impl Topics {
         format!("{}/{}/{camera}/stats", self.prefix, self.site)
     }
 
+    /// `{prefix}/{site}/{camera}/snapshots/{time_ms}-{frame}` for the snapshot named
+    /// `{camera}/{time_ms}-{frame}.jpg`.
+    pub fn snapshot(&self, name: &str) -> String {
+        let stem = name.strip_suffix(".jpg").unwrap_or(name);
+        match stem.split_once('/') {
+            Some((camera, file)) => {
+                format!("{}/{}/{camera}/snapshots/{file}", self.prefix, self.site)
+            }
+            None => format!("{}/{}/snapshots/{stem}", self.prefix, self.site),
+        }
+    }
+
     /// `{prefix}/{site}/{device}/status` (retained; the Last Will's topic).
     pub fn status(&self) -> String {
         format!("{}/{}/{}/status", self.prefix, self.site, self.device)
@@ -249,6 +261,7 @@ mod tests {
             rule: "depot".into(),
             kind: crate::rules::EventKind::Intrusion,
             object: None,
+            snapshot: None,
         };
         let json =
             String::from_utf8(envelope_json("01ABC", "hn", &e).expect("json")).expect("utf8");

@@ -7,7 +7,11 @@ pub mod outbox;
 pub mod status;
 pub mod tls;
 
-pub use link::{Link, LinkError, LinkSettings, OnStored};
+pub use link::{
+    Link, LinkError, LinkFigures, LinkReading, LinkSettings, OnStored, Volatile, VolatileSender,
+};
 pub use message::{Encoder, IdGen, SCHEMA_VERSION, Topics, envelope_json};
 pub use outbox::{Class, Dropped, Limits, Message, Outbox, OutboxError, Stored};
-pub use status::{Alarm, CameraHealth, OutboxHealth, Presence, Status};
+pub use status::{
+    Alarm, CameraHealth, ConfigHealth, OutboxHealth, Presence, RejectedConfig, Status,
+};

@@ -82,6 +82,35 @@ pub struct Status<'a> {
     /// The outbox (heartbeats).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outbox: Option<OutboxHealth>,
+    /// The running config and the last reload (heartbeats).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<&'a ConfigHealth>,
+}
+
+/// The running config in a heartbeat, and why the newest file was refused, if it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigHealth {
+    /// Revision of the running config: the first 12 hex digits of its file's SHA-256.
+    pub revision: String,
+    /// When it was applied (the start or a reload), ms since the Unix epoch.
+    pub applied_ms: u64,
+    /// The newest file, when a reload refused it (the running config stays).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<RejectedConfig>,
+    /// Sections of the running file that changed but take effect at the next start.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending_restart: Vec<String>,
+}
+
+/// A config file a reload refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectedConfig {
+    /// Its revision.
+    pub revision: String,
+    /// When it was refused, ms since the Unix epoch.
+    pub time_ms: u64,
+    /// Every problem, each with its path in the config.
+    pub errors: Vec<String>,
 }
 
 impl<'a> Status<'a> {
@@ -99,6 +128,7 @@ impl<'a> Status<'a> {
             uptime_s: None,
             cameras: None,
             outbox: None,
+            config: None,
         }
     }
 
@@ -134,6 +164,7 @@ impl<'a> Status<'a> {
             uptime_s: Some(uptime_s),
             cameras: Some(cameras),
             outbox: Some(outbox),
+            config: None,
         }
     }
 }

@@ -151,6 +151,7 @@ impl CameraRules {
             rule: rule.to_string(),
             kind,
             object,
+            snapshot: None,
         };
         let object = |id: u64, class: &str| Some(ObjectInfo::find(id, class, meta, tracks));
         for (i, line) in self.lines.iter_mut().enumerate() {

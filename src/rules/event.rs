@@ -25,6 +25,10 @@ pub struct Event {
     /// The object, when the event is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object: Option<ObjectInfo>,
+    /// The name of the event's annotated snapshot (`{camera}/{file}.jpg` in the snapshot
+    /// folder), when snapshots are on for its kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
 }
 
 /// What happened.
@@ -82,6 +86,19 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind's name, in declaration order.
+    pub const NAMES: [&'static str; 9] = [
+        "line_crossing",
+        "zone_enter",
+        "zone_exit",
+        "loitering",
+        "intrusion",
+        "crowd_start",
+        "crowd_end",
+        "wrong_way",
+        "stopped_vehicle",
+    ];
+
     /// The kind's name, as serialised (`line_crossing`, `zone_enter`, …): an MQTT topic segment.
     pub fn name(&self) -> &'static str {
         match self {
@@ -167,6 +184,7 @@ mod tests {
                 speed_kmh: Some(42.5),
             },
             object: Some(ObjectInfo::find(7, "car", &meta, &[t])),
+            snapshot: None,
         };
         let json = serde_json::to_string(&e).expect("json");
         assert_eq!(
@@ -177,6 +195,7 @@ mod tests {
         let exit = Event {
             kind: EventKind::ZoneExit { dwell_s: 3.5 },
             object: Some(gone),
+            snapshot: None,
             ..e
         };
         let json = serde_json::to_string(&exit).expect("json");

@@ -2,7 +2,7 @@
 //! with QoS 1, remove what the broker acknowledged, keep the retained status up to date.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use rumqttc::{
@@ -11,10 +11,10 @@ use rumqttc::{
 };
 use tokio::sync::{Notify, mpsc, watch};
 
-use super::{LinkSettings, with_outbox};
+use super::{LinkSettings, Store, Volatile, with_outbox};
 use crate::publish::message::{IdGen, ms_since_epoch};
-use crate::publish::outbox::{Dropped, Outbox};
-use crate::publish::status::{Alarm, CameraHealth, OutboxHealth, Status};
+use crate::publish::outbox::Dropped;
+use crate::publish::status::{Alarm, CameraHealth, ConfigHealth, OutboxHealth, Status};
 use crate::source::Backoff;
 
 /// Outbox messages published and not yet acknowledged, at most.
@@ -69,9 +69,10 @@ struct PendingAlarm {
 
 pub(super) struct Session {
     settings: LinkSettings,
-    outbox: Arc<Mutex<Outbox>>,
+    outbox: Arc<Store>,
     stored: Arc<Notify>,
     health: watch::Receiver<Vec<CameraHealth>>,
+    config: watch::Receiver<Option<ConfigHealth>>,
     stop: watch::Receiver<Option<Duration>>,
     ids: IdGen,
     started: Instant,
@@ -85,9 +86,10 @@ pub(super) struct Session {
 impl Session {
     pub(super) fn new(
         settings: LinkSettings,
-        outbox: Arc<Mutex<Outbox>>,
+        outbox: Arc<Store>,
         stored: Arc<Notify>,
         health: watch::Receiver<Vec<CameraHealth>>,
+        config: watch::Receiver<Option<ConfigHealth>>,
         stop: watch::Receiver<Option<Duration>>,
     ) -> Session {
         Session {
@@ -96,6 +98,7 @@ impl Session {
             outbox,
             stored,
             health,
+            config,
             stop,
             started: Instant::now(),
             flight: Flight::default(),
@@ -131,7 +134,7 @@ impl Session {
     }
 
     /// Runs until stopped; returns the messages left in the outbox.
-    pub(super) async fn run(mut self) -> u64 {
+    pub(super) async fn run(mut self, mut volatile: mpsc::Receiver<Volatile>) -> u64 {
         let (client, events) = AsyncClient::new(self.options(), WINDOW * 2 + 16);
         let backoff = Backoff::new(self.settings.reconnect_min, self.settings.reconnect_max);
         let (report_tx, mut reports) = mpsc::channel(REPORTS);
@@ -156,12 +159,14 @@ impl Session {
                     None => break,
                     Some(Report::Event(Event::Incoming(Packet::ConnAck(_)))) => {
                         self.connected = true;
+                        self.outbox.figures.set_connected(true);
                         tracing::info!("connected to the MQTT broker {endpoint}");
                         self.publish_status(&client).await;
                         self.publish_alarm(&client).await;
                         self.fill(&client).await;
                     }
-                    Some(Report::Event(Event::Outgoing(Outgoing::Publish(pkid)))) => {
+                    // QoS 0 publishes (snapshots) have no packet id and no acknowledgement.
+                    Some(Report::Event(Event::Outgoing(Outgoing::Publish(pkid)))) if pkid != 0 => {
                         if let Some(s) = self.flight.awaiting_id.pop_front() {
                             self.flight.by_pkid.insert(pkid, s);
                         }
@@ -176,6 +181,7 @@ impl Session {
                     Some(Report::Event(_)) => {}
                     Some(Report::Failed { error, retry_in, attempt }) => {
                         let was = std::mem::replace(&mut self.connected, false);
+                        self.outbox.figures.set_connected(false);
                         self.flight = Flight::default();
                         self.remove_acked().await;
                         if deadline.is_some() {
@@ -191,7 +197,16 @@ impl Session {
                     }
                 },
                 _ = self.stored.notified() => self.fill(&client).await,
+                Some(v) = volatile.recv() => {
+                    if self.connected
+                        && let Err(e) = client.try_publish(v.topic, QoS::AtMostOnce, false, v.payload)
+                    {
+                        tracing::debug!("a snapshot was not published: {e}");
+                    }
+                }
                 _ = heartbeat.tick() => self.publish_status(&client).await,
+                // A reload's outcome is published at once.
+                Ok(()) = self.config.changed() => self.publish_status(&client).await,
                 _ = housekeeping.tick() => {
                     self.remove_acked().await;
                     if last_expiry.is_none_or(|t| t.elapsed() >= EXPIRY) {
@@ -217,6 +232,7 @@ impl Session {
             self.goodbye(&client, &mut reports).await;
         }
         driver.abort();
+        self.outbox.figures.set_connected(false);
         self.depth().await.0
     }
 
@@ -256,6 +272,7 @@ impl Session {
     async fn acknowledged(&mut self, pkid: u16) {
         match self.flight.by_pkid.remove(&pkid) {
             Some(Sent::Outbox(seq)) => {
+                self.outbox.figures.delivered();
                 self.flight.outbox_inflight = self.flight.outbox_inflight.saturating_sub(1);
                 self.acked.push(seq);
                 if self.acked.len() >= ACK_BATCH {
@@ -288,7 +305,11 @@ impl Session {
 
     async fn expire(&mut self) {
         let now = ms_since_epoch(SystemTime::now());
-        match with_outbox(&self.outbox, move |o| o.expire(now)).await {
+        let result = with_outbox(&self.outbox, move |o| o.expire(now)).await;
+        if let Ok(d) = &result {
+            self.outbox.figures.dropped(*d);
+        }
+        match result {
             Ok(d) if !d.is_empty() => tracing::warn!(
                 "outbox: dropped {} event and {} statistics message(s) older than mqtt.outbox.max_age_h (an alarm follows)",
                 d.events,
@@ -316,8 +337,9 @@ impl Session {
         let now = ms_since_epoch(SystemTime::now());
         let id = self.ids.next(now);
         let cameras = self.health.borrow().clone();
+        let config = self.config.borrow_and_update().clone();
         let s = &self.settings;
-        let status = Status::online(
+        let mut status = Status::online(
             &id,
             &s.site,
             &s.device,
@@ -331,6 +353,7 @@ impl Session {
                 dropped_stats: drops.stats,
             },
         );
+        status.config = config.as_ref();
         publish(
             &mut self.flight,
             client,

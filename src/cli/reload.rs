@@ -1,0 +1,170 @@
+//! Config reloads for `roadeye run`: on SIGHUP or when the file changes, the file is read and
+//! validated again; a valid one is applied camera by camera, an invalid one is refused (the
+//! running config stays) and the reason is logged, counted and published on the status.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use roadeye::config::{Config, LoadedConfig, validate};
+use roadeye::ops::Metrics;
+use roadeye::pipeline::{Agent, Step, reload};
+use roadeye::publish::message::ms_since_epoch;
+use roadeye::publish::{ConfigHealth, RejectedConfig};
+
+/// The first 12 hex digits of the SHA-256 of `bytes`.
+pub fn revision(bytes: &[u8]) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, bytes);
+    d.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The file, what runs, and what was refused.
+pub struct Reloader {
+    path: PathBuf,
+    /// The config the process started with (sections outside the cameras apply only at a start).
+    started: Config,
+    state: ConfigHealth,
+    /// The revision seen at the last poll (a change is applied once it is stable for a poll).
+    seen: Option<String>,
+}
+
+impl Reloader {
+    /// For the config `cfg`, read from `path` with revision `rev`.
+    pub fn new(cfg: &LoadedConfig, rev: String) -> Reloader {
+        Reloader {
+            path: cfg.path.clone(),
+            started: cfg.config.clone(),
+            seen: Some(rev.clone()),
+            state: ConfigHealth {
+                revision: rev,
+                applied_ms: ms_since_epoch(SystemTime::now()),
+                rejected: None,
+                pending_restart: Vec::new(),
+            },
+        }
+    }
+
+    /// The running config and the last refusal, for the status.
+    pub fn health(&self) -> &ConfigHealth {
+        &self.state
+    }
+
+    /// Whether the file changed since what runs (or was refused) and has stayed the same since
+    /// the last poll (so a file being written is not read half-way).
+    pub fn changed(&mut self) -> bool {
+        let Ok(bytes) = std::fs::read(&self.path) else {
+            return false;
+        };
+        let rev = revision(&bytes);
+        let known = rev == self.state.revision
+            || self
+                .state
+                .rejected
+                .as_ref()
+                .is_some_and(|r| r.revision == rev);
+        let stable = self.seen.as_deref() == Some(rev.as_str());
+        self.seen = Some(rev);
+        !known && stable
+    }
+
+    /// Reads, validates and applies the file.
+    pub async fn reload(&mut self, agent: &mut Agent, metrics: &Metrics, why: &str) {
+        tracing::info!("{why}: reading '{}' again", self.path.display());
+        let (rev, outcome) = match std::fs::read(&self.path) {
+            Ok(bytes) => (revision(&bytes), self.check()),
+            Err(e) => (
+                String::new(),
+                Err(vec![format!("cannot read '{}': {e}", self.path.display())]),
+            ),
+        };
+        match outcome {
+            Ok(cfg) => match agent.reload(&cfg).await {
+                Ok(plan) => {
+                    self.applied(rev, &cfg, &plan);
+                    metrics.reload("applied");
+                }
+                Err(e) => self.refused(rev, vec![e.to_string()], metrics),
+            },
+            Err(errors) => self.refused(rev, errors, metrics),
+        }
+    }
+
+    fn check(&self) -> Result<LoadedConfig, Vec<String>> {
+        let cfg = LoadedConfig::load(&self.path).map_err(|e| vec![e.to_string()])?;
+        let problems = validate::validate(&cfg);
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(problems.iter().map(ToString::to_string).collect())
+        }
+    }
+
+    fn applied(&mut self, rev: String, cfg: &LoadedConfig, plan: &reload::Plan) {
+        let list = |step| plan.with(step).collect::<Vec<_>>().join(", ");
+        let mut parts = Vec::new();
+        for (step, word) in [
+            (Step::Retune, "new rules"),
+            (Step::Restart, "restarted"),
+            (Step::Add, "started"),
+            (Step::Remove, "stopped"),
+            (Step::Keep, "unchanged"),
+        ] {
+            let ids = list(step);
+            if !ids.is_empty() {
+                parts.push(format!("{word}: {ids}"));
+            }
+        }
+        tracing::info!(
+            "config {rev} applied ({})",
+            if parts.is_empty() {
+                "no camera".to_string()
+            } else {
+                parts.join("; ")
+            }
+        );
+        let pending: Vec<String> = reload::plan(&self.started, &cfg.config)
+            .pending_restart
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        if !pending.is_empty() {
+            tracing::warn!(
+                "config {rev}: [{}] changed; these apply at the next start of roadeye",
+                pending.join("], [")
+            );
+        }
+        self.seen = Some(rev.clone());
+        self.state = ConfigHealth {
+            revision: rev,
+            applied_ms: ms_since_epoch(SystemTime::now()),
+            rejected: None,
+            pending_restart: pending,
+        };
+    }
+
+    fn refused(&mut self, rev: String, errors: Vec<String>, metrics: &Metrics) {
+        tracing::error!(
+            "config {rev} refused; config {} keeps running. {} problem(s):\n  - {}",
+            self.state.revision,
+            errors.len(),
+            errors.join("\n  - ")
+        );
+        metrics.reload("rejected");
+        self.seen = Some(rev.clone());
+        self.state.rejected = Some(RejectedConfig {
+            revision: rev,
+            time_ms: ms_since_epoch(SystemTime::now()),
+            errors,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_revision_is_a_stable_prefix_of_the_sha256() {
+        // SHA-256("abc") = ba7816bf8f01cfea…
+        assert_eq!(revision(b"abc"), "ba7816bf8f01");
+    }
+}
