@@ -26,6 +26,8 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Serve a video file as a live RTSP camera (H.264, looping), for testing without a camera.
     CameraSim(cli::sim::SimArgs),
+    /// Grab one live frame of a camera with its detections, lines and zones drawn (JPEG).
+    Snapshot(cli::snapshot::SnapshotArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cli::check::run(args),
         Command::Run(args) => cli::run::run(args),
         Command::CameraSim(args) => cli::sim::run(args),
+        Command::Snapshot(args) => cli::snapshot::run(args),
     };
     match result {
         Ok(code) => code,

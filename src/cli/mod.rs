@@ -7,3 +7,4 @@ mod model;
 mod reload;
 pub mod run;
 pub mod sim;
+pub mod snapshot;

@@ -233,12 +233,20 @@ async fn serve(
             let dir = snaps
                 .as_ref()
                 .map(|_| cfg.config.snapshots.dir_in(&cfg.base_dir));
-            let server = HttpServer::start(addr, Arc::clone(&metrics), Arc::clone(&board), dir)?;
-            tracing::info!(
-                "metrics on http://{0}/metrics, health on http://{0}/healthz",
-                server.addr()
-            );
-            Some(server)
+            // Events matter more than metrics: a taken port leaves the endpoints off, loudly.
+            match HttpServer::start(addr, Arc::clone(&metrics), Arc::clone(&board), dir) {
+                Ok(server) => {
+                    tracing::info!(
+                        "metrics on http://{0}/metrics, health on http://{0}/healthz",
+                        server.addr()
+                    );
+                    Some(server)
+                }
+                Err(e) => {
+                    tracing::error!("{e}; running without metrics and health endpoints");
+                    None
+                }
+            }
         }
         None => None,
     };

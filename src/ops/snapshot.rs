@@ -182,6 +182,13 @@ fn serve(
     }
 }
 
+/// `img` as a JPEG of `quality` (1–100).
+pub fn encode_jpeg(img: &RgbImage, quality: u8) -> Result<Vec<u8>, image::ImageError> {
+    let mut bytes = Vec::new();
+    JpegEncoder::new_with_quality(&mut bytes, quality).encode_image(img)?;
+    Ok(bytes)
+}
+
 /// Draws and writes one snapshot (to a temporary name, then renamed: a reader never sees half a
 /// file). Returns its name and bytes.
 fn write(dir: &Path, job: SnapshotJob, quality: u8) -> Result<(String, Vec<u8>), String> {
@@ -196,10 +203,7 @@ fn write(dir: &Path, job: SnapshotJob, quality: u8) -> Result<(String, Vec<u8>),
     overlay.draw(&mut frame);
     draw_tracks(&mut frame, &tracks, &highlight);
     draw_caption(&mut frame, &caption);
-    let mut bytes = Vec::new();
-    JpegEncoder::new_with_quality(&mut bytes, quality)
-        .encode_image(&frame)
-        .map_err(|e| format!("JPEG encoding: {e}"))?;
+    let bytes = encode_jpeg(&frame, quality).map_err(|e| format!("JPEG encoding: {e}"))?;
     let path = dir.join(&name);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| format!("'{}': {e}", parent.display()))?;
