@@ -37,7 +37,7 @@ fn main() -> ExitCode {
             EnvFilter::try_from_env("ROADEYE_LOG")
                 .unwrap_or_else(|_| EnvFilter::new("warn,roadeye=info,rumqttd=off")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(cli::progress::LogWriter::default)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match cli.command {

@@ -93,24 +93,29 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     let mut written = HashSet::new();
     let (mut failed, mut total, mut busy) = (0usize, 0usize, Duration::ZERO);
     let stdout = std::io::stdout();
+    let bar = super::progress::images(args.images.len());
     for path in &args.images {
         match detect_one(&mut detector, path, &args, &mut written) {
             Ok(result) => {
                 total += result.detections.len();
                 busy += result.took;
-                let mut out = stdout.lock();
-                if args.json {
-                    print_json(&mut out, &detector, path, &result)?;
-                } else {
-                    print_table(&mut out, path, &result)?;
-                }
+                bar.suspend(|| {
+                    let mut out = stdout.lock();
+                    if args.json {
+                        print_json(&mut out, &detector, path, &result)
+                    } else {
+                        print_table(&mut out, path, &result)
+                    }
+                })?;
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {e:#}");
+                bar.suspend(|| eprintln!("error: {e:#}"));
             }
         }
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     let done = args.images.len() - failed;
     if !args.json && done > 0 {
         eprintln!(

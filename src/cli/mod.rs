@@ -4,6 +4,7 @@ pub mod check;
 mod config;
 pub mod detect;
 mod model;
+pub mod progress;
 mod reload;
 pub mod run;
 pub mod sim;

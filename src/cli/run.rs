@@ -265,6 +265,15 @@ async fn serve(
     let mut watch = tokio::time::interval(WATCH_EVERY);
     watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let watching = cfg.config.ops.watch_config;
+    let played: Vec<String> = cfg
+        .config
+        .cameras
+        .iter()
+        .filter(|c| c.enabled && c.url.starts_with("file:") && !c.looping)
+        .map(|c| c.id.clone())
+        .collect();
+    let bars = super::progress::FileBars::new(&played);
+    let mut redraw = tokio::time::interval(Duration::from_millis(500));
     let deadline = tokio::time::sleep(limit.unwrap_or(Duration::from_secs(u64::from(u32::MAX))));
     tokio::pin!(deadline);
     if let Some(link) = &sink.link {
@@ -290,6 +299,10 @@ async fn serve(
                 }
                 continue;
             }
+            _ = redraw.tick(), if !bars.is_empty() => {
+                bars.update(&agent.statuses());
+                continue;
+            }
             _ = watch.tick(), if watching => {
                 if !reloader.changed() {
                     continue;
@@ -306,6 +319,7 @@ async fn serve(
             link.set_config(reloader.health().clone());
         }
     };
+    bars.finish();
     tracing::info!("stopping ({reason})");
     let statuses = agent.statuses();
     // Every event decided before the stop is stored (and sent if the broker takes it in time).

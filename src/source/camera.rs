@@ -260,7 +260,11 @@ fn run_once(shared: &Arc<Shared>, stop: &AtomicBool, episode: &mut Episode) -> O
             } else {
                 tracing::info!(camera = %s.camera, source = %s.display, "streaming");
             }
-            shared.status.update(|st| st.state = CameraState::Streaming);
+            let duration = pipeline.duration().filter(|_| s.is_file());
+            shared.status.update(|st| {
+                st.state = CameraState::Streaming;
+                st.duration = duration;
+            });
         }
         if streaming_since.is_some_and(|t| t.elapsed() >= HEALTHY_AFTER) && episode.failing {
             tracing::info!(camera = %s.camera, attempts = episode.backoff.attempts(), "streaming again");
@@ -324,8 +328,11 @@ fn on_sample(shared: &Shared, sample: &gst::Sample) {
         .unwrap_or(u64::MAX)
         .max(1);
     shared.last_frame_ms.store(since, Ordering::SeqCst);
-    shared.status.update(|st| st.frames_in += 1);
     let pts = running_time(sample).unwrap_or_else(|| epoch.elapsed());
+    shared.status.update(|st| {
+        st.frames_in += 1;
+        st.position = pts;
+    });
     let generation = shared.generation.load(Ordering::SeqCst);
     let admitted = {
         let mut gate = shared.gate.lock().unwrap_or_else(PoisonError::into_inner);

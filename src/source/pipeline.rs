@@ -114,6 +114,13 @@ impl Pipeline {
             .map_err(|_| SourceError::Pipeline("the pipeline refused to start".into()))
     }
 
+    /// The stream's length, when it has one (files).
+    pub fn duration(&self) -> Option<std::time::Duration> {
+        self.pipeline
+            .query_duration::<gst::ClockTime>()
+            .map(|d| std::time::Duration::from_nanos(d.nseconds()))
+    }
+
     /// Jumps back to the start (looping files).
     pub fn rewind(&self) -> Result<(), SourceError> {
         self.pipeline

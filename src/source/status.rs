@@ -53,6 +53,10 @@ pub struct CameraStatus {
     pub frames_dropped: u64,
     /// Frames analysed.
     pub frames_analysed: u64,
+    /// Stream time of the last frame received.
+    pub position: Duration,
+    /// The stream's length, for files.
+    pub duration: Option<Duration>,
 }
 
 impl Default for CameraStatus {
@@ -65,6 +69,8 @@ impl Default for CameraStatus {
             frames_skipped: 0,
             frames_dropped: 0,
             frames_analysed: 0,
+            position: Duration::ZERO,
+            duration: None,
         }
     }
 }
