@@ -309,3 +309,21 @@ fn bad_mqtt_settings_get_every_problem_with_their_path() {
         ],
     );
 }
+
+#[test]
+fn bad_ops_and_snapshot_settings_get_their_path() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let err = check_fails(
+        dir.path(),
+        "[site]\nid = \"s\"\ndevice = \"d\"\n[ops]\nlisten = \"localhost:9710\"\n[snapshots]\nkinds = [\"line_crossing\", \"crash\"]\nmax_mb = 0\nquality = 101\n[[cameras]]\nid = \"c\"\nurl = \"rtsp://192.0.2.1/s\"\nmodel = \"MODELS/centernet.toml\"\n",
+    );
+    assert_all(
+        &err,
+        &[
+            "ops.listen: 'localhost:9710' is not an address: use host:port with an IP address, e.g. \"127.0.0.1:9710\", or \"off\"",
+            "snapshots.kinds[1]: 'crash' is not an event kind: use one of line_crossing, zone_enter,",
+            "snapshots.max_mb: must be at least 1",
+            "snapshots.quality: must be from 1 to 100",
+        ],
+    );
+}

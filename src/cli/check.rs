@@ -53,6 +53,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
             );
         }
         println!("  {}", mqtt_summary(&cfg));
+        println!("  {}", ops_summary(&cfg));
         for cam in &c.cameras {
             println!("  {}: {}", cam.id, rules_summary(cam));
         }
@@ -125,6 +126,31 @@ fn open_models(cfg: &LoadedConfig) -> Result<String, Vec<Problem>> {
     } else {
         Err(problems)
     }
+}
+
+/// The endpoints, reloads and snapshots, in one line.
+fn ops_summary(cfg: &roadeye::config::LoadedConfig) -> String {
+    let c = &cfg.config;
+    let http = match c.ops.listen_addr() {
+        Ok(Some(addr)) => format!("metrics and health on http://{addr}"),
+        _ => "no metrics endpoint".to_string(),
+    };
+    let reload = if c.ops.watch_config {
+        "reload on SIGHUP or a change of the file"
+    } else {
+        "reload on SIGHUP"
+    };
+    let snaps = if c.snapshots.kinds.is_empty() {
+        "no snapshots".to_string()
+    } else {
+        format!(
+            "snapshots of [{}] in {} (≤ {} MB)",
+            c.snapshots.kinds.join(", "),
+            c.snapshots.dir_in(&cfg.base_dir).display(),
+            c.snapshots.max_mb
+        )
+    };
+    format!("ops: {http}, {reload}, {snaps}")
 }
 
 /// Where events go, in one line (never the password).
