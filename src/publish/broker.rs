@@ -60,5 +60,14 @@ dynamic_filters = true
                 tracing::error!("the embedded MQTT broker stopped: {e}");
             }
         })?;
+    // The session connects at once: let the broker listen first (a few milliseconds), so the
+    // start is not logged as a failed connection.
+    let ready = std::time::Instant::now();
+    while std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(100))
+        .is_err()
+        && ready.elapsed() < std::time::Duration::from_secs(5)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     Ok(addr)
 }
