@@ -294,7 +294,7 @@ async fn serve(
                 if let Some(link) = &sink.link {
                     link.set_health(rates.health(&statuses));
                 }
-                if statuses.iter().all(|(_, s)| s.state == CameraState::Ended) {
+                if !statuses.is_empty() && statuses.iter().all(|(_, s)| s.state == CameraState::Ended) {
                     break "every source ended";
                 }
                 continue;

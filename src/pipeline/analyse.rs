@@ -58,6 +58,8 @@ pub(super) async fn run(a: Analysis) {
     } = a;
     let mut generation = None;
     let mut controlled = true;
+    // The last frame's tracks, to show new rules what is already there.
+    let mut last: Option<Tracks> = None;
     let mut tick = tokio::time::interval(STATS_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ticks = async |tick: &mut tokio::time::Interval| {
@@ -85,6 +87,7 @@ pub(super) async fn run(a: Analysis) {
                     }
                     let mut out = Vec::with_capacity(events.len() + 2);
                     out.extend(stats.map(Output::Stats));
+                    last = Some(frame.clone());
                     out.push(Output::Tracks(frame));
                     out.extend(events.into_iter().map(Output::Event));
                     (out, true)
@@ -94,12 +97,20 @@ pub(super) async fn run(a: Analysis) {
             },
             c = control.recv(), if controlled => match c {
                 Some(Control::Retune { rules: new, overlay }) => {
-                    let last = rules.flush();
-                    rules = *new;
+                    let closing = rules.flush();
+                    let mut new = *new;
+                    // Objects already inside a zone or past a line are not news: the new rules
+                    // see the last frame first, and what they decide on it is dropped (events
+                    // and statistics alike).
+                    if let Some(frame) = &last {
+                        let _ = new.update(frame);
+                        let _ = new.flush();
+                    }
+                    rules = new;
                     if let Some(t) = tap.as_mut() {
                         t.overlay = overlay;
                     }
-                    (last.map(Output::Stats).into_iter().collect(), true)
+                    (closing.map(Output::Stats).into_iter().collect(), true)
                 }
                 None => {
                     controlled = false;

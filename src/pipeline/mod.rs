@@ -355,6 +355,9 @@ impl Agent {
     /// start or stop. Everything that can fail is checked first: on an error nothing changed.
     /// Sections outside `[[cameras]]` wait for a restart (see [`Plan::pending_restart`]).
     pub async fn reload(&mut self, cfg: &LoadedConfig) -> Result<Plan, PipelineError> {
+        if !cfg.config.cameras.iter().any(|c| c.enabled) {
+            return Err(PipelineError::NoCameras);
+        }
         let plan = reload::plan(&self.config.config, &cfg.config);
         let wanted = |step: Step| -> Vec<&CameraConfig> {
             plan.with(step)
@@ -384,6 +387,15 @@ impl Agent {
                 stopping.push(r.camera);
             }
         }
+        // Stopped before their successors start: a device or an RTSP session limit is free.
+        // Joining threads blocks: keep it off the async workers.
+        let _ = tokio::task::spawn_blocking(move || {
+            for c in stopping {
+                c.stop();
+            }
+        })
+        .await;
+        let mut applied = cfg.clone();
         for (cam, rules) in retuned {
             if let Some(r) = self.cameras.iter_mut().find(|r| r.config.id == cam.id) {
                 let overlay = Arc::new(Overlay::of(&cam));
@@ -392,7 +404,12 @@ impl Agent {
                     overlay,
                 });
                 if sent.is_err() {
-                    tracing::warn!(camera = %cam.id, "its analysis is busy; the new rules were not applied");
+                    // Kept as it runs, so that the next reload tries again.
+                    tracing::warn!(camera = %cam.id, "its analysis is busy; the new rules were not applied (reload again)");
+                    if let Some(c) = applied.config.cameras.iter_mut().find(|c| c.id == cam.id) {
+                        *c = r.config.clone();
+                    }
+                    continue;
                 }
                 r.config = cam;
             }
@@ -409,17 +426,13 @@ impl Agent {
             .cloned()
             .collect();
         let workers: Vec<Model> = idle.iter().filter_map(|p| self.models.remove(p)).collect();
-        // Joining threads blocks: keep it off the async workers.
         let _ = tokio::task::spawn_blocking(move || {
-            for c in stopping {
-                c.stop();
-            }
             for m in workers {
                 m.worker.stop();
             }
         })
         .await;
-        self.config = cfg.clone();
+        self.config = applied;
         self.trackers.retain(|t| !t.is_finished());
         Ok(plan)
     }

@@ -217,7 +217,9 @@ impl VolatileSender {
     /// Publishes `m` once with QoS 0 if the broker is connected and the session keeps up;
     /// otherwise drops it. False if it was dropped here.
     pub fn send(&self, m: Volatile) -> bool {
-        self.figures.read().connected && self.tx.try_send(m).is_ok()
+        // Too large for a packet, rumqttc would fail the connection: never send it.
+        let fits = m.topic.len() + m.payload.len() + 16 <= session::MAX_PACKET;
+        fits && self.figures.read().connected && self.tx.try_send(m).is_ok()
     }
 }
 
