@@ -145,6 +145,16 @@ impl<'a> RgbView<'a> {
         let start = y as usize * self.stride;
         &self.data[start..start + self.width as usize * 3]
     }
+
+    /// A packed copy of the pixels, to draw on.
+    pub fn to_image(&self) -> image::RgbImage {
+        let mut data = Vec::with_capacity(self.width as usize * self.height as usize * 3);
+        for y in 0..self.height {
+            data.extend_from_slice(self.row(y));
+        }
+        image::RgbImage::from_raw(self.width, self.height, data)
+            .unwrap_or_else(|| image::RgbImage::new(self.width, self.height))
+    }
 }
 
 impl<'a> From<&'a image::RgbImage> for RgbView<'a> {

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use image::RgbImage;
 use roadeye::infer::{Detector, LoadedSpec, OrtRuntime};
 use roadeye::ops::annotate::draw_detections;
 use roadeye::ops::overlay::draw_caption;
@@ -86,12 +85,7 @@ pub fn run(args: SnapshotArgs) -> Result<ExitCode> {
     };
     camera.stop();
     let view = frame.pixels.view().context("the frame could not be read")?;
-    let mut img = RgbImage::new(view.width(), view.height());
-    for y in 0..view.height() {
-        let row = view.row(y);
-        let start = y as usize * row.len();
-        img.as_mut()[start..start + row.len()].copy_from_slice(row);
-    }
+    let mut img = view.to_image();
     let found = match detector {
         Some(mut d) => {
             let dets = d.detect(view)?;

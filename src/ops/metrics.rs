@@ -121,11 +121,11 @@ impl Metrics {
         }
     }
 
-    /// Records one detection's time on `model`.
-    pub fn inference(&self, model: &str, seconds: f64) {
+    /// The histogram of detection times on `model` (a handle: keep it, observe per frame).
+    pub fn inference(&self, model: &str) -> Histogram {
         self.inference
             .get_or_create(&[("model", model.to_string())])
-            .observe(seconds);
+            .clone()
     }
 
     /// Counts a snapshot `result` (`written`, `failed`, `skipped`).
@@ -279,7 +279,7 @@ mod tests {
         m.event("north", "line_crossing");
         m.event("north", "line_crossing");
         m.tracks("north", 3, 5);
-        m.inference("centernet", 0.042);
+        m.inference("centernet").observe(0.042);
         let text = m.encode();
         for line in [
             "roadeye_camera_frames_in_total{camera=\"north\"} 12",

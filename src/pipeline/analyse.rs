@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use image::RgbImage;
 use tokio::sync::mpsc;
 
 use super::{Analysed, Output, Snapshots};
@@ -136,13 +135,7 @@ fn snapshot(tap: &Tap, frame: &Tracks, pixels: &dyn FramePixels, events: &mut [E
     if !events.iter().any(wants) {
         return;
     }
-    let Some(image) = pixels.view().and_then(|v| {
-        let mut data = Vec::with_capacity(v.width() as usize * v.height() as usize * 3);
-        for y in 0..v.height() {
-            data.extend_from_slice(v.row(y));
-        }
-        RgbImage::from_raw(v.width(), v.height(), data)
-    }) else {
+    let Some(image) = pixels.view().map(|v| v.to_image()) else {
         return;
     };
     let meta = &frame.meta;

@@ -76,30 +76,25 @@ pub fn plan(old: &Config, new: &Config) -> Plan {
             steps.push((cam.id.clone(), Step::Remove));
         }
     }
-    let mut pending_restart = Vec::new();
-    let same = |a: serde_json::Result<serde_json::Value>, b| a.ok() == b;
-    let sections: [(&str, bool); 5] = [
-        ("site", same(to_json(&old.site), to_json(&new.site).ok())),
-        (
-            "runtime",
-            same(to_json(&old.runtime), to_json(&new.runtime).ok()),
-        ),
-        ("mqtt", same(to_json(&old.mqtt), to_json(&new.mqtt).ok())),
-        ("ops", same(to_json(&old.ops), to_json(&new.ops).ok())),
-        (
-            "snapshots",
-            same(to_json(&old.snapshots), to_json(&new.snapshots).ok()),
-        ),
-    ];
-    for (name, unchanged) in sections {
-        if !unchanged {
-            pending_restart.push(name);
-        }
-    }
+    let pending_restart = [
+        ("site", changed(&old.site, &new.site)),
+        ("runtime", changed(&old.runtime, &new.runtime)),
+        ("mqtt", changed(&old.mqtt, &new.mqtt)),
+        ("ops", changed(&old.ops, &new.ops)),
+        ("snapshots", changed(&old.snapshots, &new.snapshots)),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect();
     Plan {
         steps,
         pending_restart,
     }
+}
+
+/// Whether two settings differ (compared as they serialise).
+fn changed<T: serde::Serialize>(a: &T, b: &T) -> bool {
+    to_json(a).ok() != to_json(b).ok()
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Result<serde_json::Value> {

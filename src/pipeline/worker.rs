@@ -15,6 +15,7 @@ use crate::infer::{ModelRunner, Postprocessor};
 use crate::ops::Metrics;
 use crate::source::{LatestFrame, Signal, StatusCell};
 use crate::types::{CameraId, Detections, Frame};
+use prometheus_client::metrics::histogram::Histogram;
 
 /// One camera as the inference worker sees it.
 pub struct WorkerCamera {
@@ -122,6 +123,7 @@ fn serve(mut runner: ModelRunner, mut cameras: Vec<WorkerCamera>, ctx: Context<'
         metrics,
     } = ctx;
     let model = runner.spec().spec.name.clone();
+    let timer = metrics.map(|m| m.inference(&model));
     let mut next = 0usize;
     while !stop.load(Ordering::SeqCst) {
         while let Ok(change) = changes.try_recv() {
@@ -142,7 +144,7 @@ fn serve(mut runner: ModelRunner, mut cameras: Vec<WorkerCamera>, ctx: Context<'
             // A panic on one frame (a decoder bug, a malformed output) must not end inference for
             // every camera of the model.
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                analyse(&mut runner, cam, frame, stop, metrics.as_deref())
+                analyse(&mut runner, cam, frame, stop, timer.as_ref())
             }))
             .unwrap_or_else(|_| Err("inference panicked on this frame".to_string()));
             match result {
@@ -172,15 +174,14 @@ fn analyse(
     cam: &mut WorkerCamera,
     frame: Frame,
     stop: &AtomicBool,
-    metrics: Option<&Metrics>,
+    timer: Option<&Histogram>,
 ) -> Result<(), String> {
     let view = frame.pixels.view().ok_or("a frame could not be read")?;
     let (detections, t) = runner
         .detect(view, &mut cam.post)
         .map_err(|e| e.to_string())?;
-    if let Some(m) = metrics {
-        let spent = t.preprocess + t.run + t.postprocess;
-        m.inference(&runner.spec().spec.name, spent.as_secs_f64());
+    if let Some(h) = timer {
+        h.observe((t.preprocess + t.run + t.postprocess).as_secs_f64());
     }
     // Without snapshots the buffer goes back to the decoder at once.
     let pixels = cam.keep_pixels.then_some(frame.pixels);
