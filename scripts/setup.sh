@@ -7,6 +7,7 @@
 #
 # What lands where (all project-local, git-ignored):
 #   .deps/onnxruntime/lib/libonnxruntime.so   ONNX Runtime shared library, from the PyPI wheel
+#   .deps/onnxruntime/{LICENSE,ThirdPartyNotices.txt}   its licence, shipped with it in the packages
 #   .deps/media/                              sample images (Debian darknet) and vtest.avi (Debian opencv-doc)
 set -euo pipefail
 
@@ -64,7 +65,8 @@ check_rust() {
 # ONNX Runtime: the shared library from the official PyPI wheel (pip download fetches, never installs).
 install_onnxruntime() {
     local dest="$DEPS/onnxruntime"
-    if [ -f "$dest/VERSION" ] && [ "$(cat "$dest/VERSION")" = "$ORT_VERSION" ] && [ -e "$dest/lib/libonnxruntime.so" ]; then
+    if [ -f "$dest/VERSION" ] && [ "$(cat "$dest/VERSION")" = "$ORT_VERSION" ] && [ -e "$dest/lib/libonnxruntime.so" ] \
+        && [ -f "$dest/LICENSE" ]; then
         log "onnxruntime $ORT_VERSION present"; return
     fi
     log "fetching onnxruntime $ORT_VERSION from PyPI"
@@ -72,16 +74,7 @@ install_onnxruntime() {
     python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "onnxruntime==$ORT_VERSION" \
         || die "could not download the onnxruntime $ORT_VERSION wheel from PyPI"
     rm -rf "$dest"; mkdir -p "$dest/lib"
-    python3 - "$tmp"/onnxruntime-*.whl "$dest/lib" <<'PY'
-import sys, zipfile, os
-wheel, out = sys.argv[1], sys.argv[2]
-with zipfile.ZipFile(wheel) as z:
-    for name in z.namelist():
-        base = os.path.basename(name)
-        if name.startswith("onnxruntime/capi/") and base.startswith("libonnxruntime") and ".so" in base:
-            with z.open(name) as src, open(os.path.join(out, base), "wb") as dst:
-                dst.write(src.read())
-PY
+    python3 "$ROOT/scripts/unwheel.py" "$tmp"/onnxruntime-*.whl "$dest"
     local lib
     lib="$(cd "$dest/lib" && ls libonnxruntime.so.* | sort | tail -n1)"
     [ -n "$lib" ] || die "the onnxruntime wheel holds no libonnxruntime.so"

@@ -118,13 +118,25 @@ fn open_models(cfg: &LoadedConfig) -> Result<String, Vec<Problem>> {
         }
     }
     if problems.is_empty() {
+        let mut names: Vec<String> = opened.iter().map(|p| model_origin(p)).collect();
+        names.sort();
         Ok(format!(
-            "; {} model(s) opened with ONNX Runtime ({})",
+            "; {} model(s) opened with ONNX Runtime ({}): {}",
             opened.len(),
-            rt.path().display()
+            rt.path().display(),
+            names.join(", ")
         ))
     } else {
         Err(problems)
+    }
+}
+
+/// `centernet from /usr/share/roadeye/models`: which model file a spec path is.
+fn model_origin(spec: &std::path::Path) -> String {
+    let name = spec.file_stem().unwrap_or_default().to_string_lossy();
+    match spec.parent() {
+        Some(dir) => format!("{name} from {}", dir.display()),
+        None => name.into_owned(),
     }
 }
 

@@ -104,7 +104,7 @@ impl Default for OutboxConfig {
 }
 
 /// The outbox file of a system install.
-pub const DEFAULT_OUTBOX: &str = "/var/lib/roadeye/outbox.redb";
+pub const DEFAULT_OUTBOX: &str = "/var/lib/roadeye/outbox/outbox.redb";
 
 fn default_prefix() -> String {
     crate::publish::message::DEFAULT_PREFIX.to_string()

@@ -4,7 +4,8 @@
 //! vendor build with an accelerator). The search order, first hit wins:
 //! 1. an explicit path (the config's `runtime.onnxruntime` or `--onnxruntime`),
 //! 2. `ORT_DYLIB_PATH`,
-//! 3. beside the binary, and `../lib/roadeye/` from it (the installed layout),
+//! 3. beside the binary, and `lib/roadeye/` beside its folder (the installed layout: `/usr/bin/roadeye`,
+//!    `/usr/lib/roadeye/libonnxruntime.so`, wherever the package is unpacked),
 //! 4. a project-local install `.deps/onnxruntime/lib/` in the working folder or an ancestor of
 //!    the binary (what `scripts/setup.sh` makes),
 //! 5. the system library folders.
@@ -97,7 +98,9 @@ fn candidates(exe: Option<&Path>, cwd: Option<&Path>) -> Vec<PathBuf> {
     let exe_dir = exe.and_then(Path::parent);
     if let Some(d) = exe_dir {
         out.push(d.join(LIB));
-        out.push(d.join("../lib/roadeye").join(LIB));
+        if let Some(prefix) = d.parent() {
+            out.push(prefix.join("lib/roadeye").join(LIB));
+        }
     }
     if let Some(d) = cwd {
         out.push(local(d));
@@ -137,10 +140,7 @@ mod tests {
         );
         let s: Vec<String> = c.iter().map(|p| p.display().to_string()).collect();
         assert_eq!(s[0], "/opt/x/target/release/libonnxruntime.so");
-        assert_eq!(
-            s[1],
-            "/opt/x/target/release/../lib/roadeye/libonnxruntime.so"
-        );
+        assert_eq!(s[1], "/opt/x/target/lib/roadeye/libonnxruntime.so");
         assert_eq!(s[2], "/srv/.deps/onnxruntime/lib/libonnxruntime.so");
         assert!(s.contains(&"/opt/x/.deps/onnxruntime/lib/libonnxruntime.so".to_string()));
         assert!(s.contains(&"/usr/lib/roadeye/libonnxruntime.so".to_string()));
