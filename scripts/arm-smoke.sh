@@ -6,9 +6,9 @@
 #      (same classes in the same order; boxes and scores within rounding of the float kernels);
 #   2. `roadeye run` on vtest.avi (decode -> detect -> track) produces tracks.
 #
-# Emulation is ~90x slower than native: this proves the build works, it measures nothing.
+# Emulation is ~60x slower than native: this proves the build works, it measures nothing.
 #
-#   scripts/arm-smoke.sh [--seconds N]   (default 90 s of pipeline run)
+#   scripts/arm-smoke.sh [--seconds N]   (default 60 s of pipeline run)
 #   scripts/arm-smoke.sh --no-build      compare with target/release/roadeye as it is (CI builds it first)
 #
 # Needs: scripts/setup.sh (x86_64 ONNX Runtime, media), scripts/cross-build.sh (the aarch64 binary).
@@ -17,7 +17,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/arm64.sh"
 cd "$ARM_ROOT"
 
-seconds=90
+seconds=60
 build=1
 while [ $# -gt 0 ]; do
     case "$1" in

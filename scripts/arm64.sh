@@ -85,6 +85,8 @@ arm_sysroot() {
     local pkgs=()
     for p in "${ARM_PACKAGES[@]}"; do pkgs+=("$p:arm64"); done
     arm_log "downloading the arm64 packages and their dependencies"
+    # Only this download is unpacked: an older version of a package must not overwrite a newer one.
+    rm -f "$ARM_APT"/archives/*.deb
     # The status is empty, so apt resolves the whole closure; --download-only installs nothing.
     arm_apt_get install --download-only -y "${pkgs[@]}" >/dev/null \
         || arm_die "apt could not resolve the arm64 packages ${ARM_PACKAGES[*]}"
@@ -148,7 +150,7 @@ arm_onnxruntime() {
         || arm_die "could not download the aarch64 onnxruntime $ARM_ORT_VERSION wheel from PyPI"
     rm -rf "$dest"; mkdir -p "$dest/lib"
     python3 "$ARM_ROOT/scripts/unwheel.py" "$tmp"/onnxruntime-*.whl "$dest"
-    local lib; lib="$(cd "$dest/lib" && ls libonnxruntime.so.* | sort | tail -n1)"
+    local lib; lib="$(cd "$dest/lib" && ls libonnxruntime.so.* 2>/dev/null | sort | tail -n1 || true)"
     [ -n "$lib" ] || arm_die "the aarch64 onnxruntime wheel holds no libonnxruntime.so"
     ln -sf "$lib" "$ARM_ORT"
     echo "$ARM_ORT_VERSION" > "$dest/VERSION"

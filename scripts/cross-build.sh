@@ -55,7 +55,13 @@ export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
 export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 # Link against the sysroot: its libc and the GStreamer libraries' own dependencies (glib, orc, …).
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C link-arg=--sysroot=$ARM_SYSROOT -C link-arg=-Wl,-rpath-link,$lib"
+link="-C link-arg=--sysroot=$ARM_SYSROOT -C link-arg=-Wl,-rpath-link,$lib"
+if [ -n "${RUSTFLAGS:-}" ]; then
+    # RUSTFLAGS overrides the per-target flags: ours are added to it.
+    export RUSTFLAGS="$RUSTFLAGS $link"
+else
+    export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$link"
+fi
 
 arm_log "cargo build --release --target $ARM_TARGET ${extra[*]}"
 cargo build --locked --release --target "$ARM_TARGET" "${extra[@]}"

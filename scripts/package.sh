@@ -40,14 +40,18 @@ fi
 command -v dpkg-deb >/dev/null || die "dpkg-deb not found: apt-get install dpkg"
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
 
-# Puts the ONNX Runtime library and its licence beside the binary, where the assets expect them.
+# Puts the ONNX Runtime library of the package's architecture and its licence where the assets
+# expect them (a folder of their own: never beside a binary that would then load it).
+STAGE=target/deb-stage
 stage_onnxruntime() {
-    local ort_dir="$1" bin_dir="$2"
-    local lib; lib="$(readlink -f "$ort_dir/lib/libonnxruntime.so")"
-    [ -f "$lib" ] && [ -f "$ort_dir/LICENSE" ] || die "$ort_dir has no ONNX Runtime library and licence"
-    cp "$lib" "$bin_dir/libonnxruntime.so"
-    cp "$ort_dir/LICENSE" "$bin_dir/onnxruntime-LICENSE"
-    cp "$ort_dir/ThirdPartyNotices.txt" "$bin_dir/onnxruntime-ThirdPartyNotices.txt"
+    local ort_dir="$1"
+    local lib; lib="$(readlink -f "$ort_dir/lib/libonnxruntime.so" || true)"
+    [ -f "$lib" ] && [ -f "$ort_dir/LICENSE" ] && [ -f "$ort_dir/ThirdPartyNotices.txt" ] \
+        || die "$ort_dir has no ONNX Runtime library, licence and notices"
+    rm -rf "$STAGE"; mkdir -p "$STAGE"
+    cp "$lib" "$STAGE/libonnxruntime.so"
+    cp "$ort_dir/LICENSE" "$STAGE/onnxruntime-LICENSE"
+    cp "$ort_dir/ThirdPartyNotices.txt" "$STAGE/onnxruntime-ThirdPartyNotices.txt"
 }
 
 # Contents and control fields every package must have.
@@ -76,11 +80,11 @@ verify() {
     # The declared libc6 must cover the newest glibc symbol version the binary and ONNX Runtime use.
     local declared needed tmp objdump=objdump
     [ "$arch" = arm64 ] && objdump=aarch64-linux-gnu-objdump
-    declared="$(grep -oE 'libc6 \(>= [0-9.]+\)' <<< "$info" | grep -oE '[0-9.]+\)' | tr -d ')')"
+    declared="$(grep -oE 'libc6 \(>= [0-9.]+\)' <<< "$info" | grep -oE '[0-9.]+\)' | tr -d ')' || true)"
     tmp="$(mktemp -d)"
     dpkg-deb -x "$deb" "$tmp"
     needed="$("$objdump" -T "$tmp/usr/bin/roadeye" "$tmp/usr/lib/roadeye/libonnxruntime.so" \
-        | grep -oE 'GLIBC_[0-9.]+' | sed 's/GLIBC_//' | sort -uV | tail -n1)"
+        | grep -oE 'GLIBC_[0-9.]+' | sed 's/GLIBC_//' | sort -uV | tail -n1 || true)"
     rm -rf "$tmp"
     [ -n "$declared" ] && [ -n "$needed" ] || die "$deb: could not read the libc6 dependency or the glibc versions used"
     [ "$(printf '%s\n%s\n' "$needed" "$declared" | sort -V | tail -n1)" = "$declared" ] \
@@ -93,14 +97,14 @@ for arch in "${arches[@]}"; do
         amd64)
             [ "$build" -eq 1 ] && cargo build --locked --release --bin roadeye
             [ -x target/release/roadeye ] || die "target/release/roadeye is missing: cargo build --release"
-            stage_onnxruntime .deps/onnxruntime target/release
+            stage_onnxruntime .deps/onnxruntime
             cargo deb --no-build "${fast[@]}" --output "target/debian/roadeye_${version}-1_amd64.deb" >/dev/null
             ;;
         arm64)
             bin="target/$ARM_TARGET/release/roadeye"
             [ -x "$bin" ] || die "$bin is missing: run scripts/cross-build.sh first"
             arm_onnxruntime
-            stage_onnxruntime "$ARM_DIR/onnxruntime" "target/$ARM_TARGET/release"
+            stage_onnxruntime "$ARM_DIR/onnxruntime"
             command -v aarch64-linux-gnu-strip >/dev/null || die "aarch64-linux-gnu-strip not found: apt-get install binutils-aarch64-linux-gnu"
             env "STRIP_aarch64-linux-gnu=aarch64-linux-gnu-strip" "OBJCOPY_aarch64-linux-gnu=aarch64-linux-gnu-objcopy" \
                 cargo deb --no-build "${fast[@]}" --target "$ARM_TARGET" \

@@ -76,7 +76,7 @@ install_onnxruntime() {
     rm -rf "$dest"; mkdir -p "$dest/lib"
     python3 "$ROOT/scripts/unwheel.py" "$tmp"/onnxruntime-*.whl "$dest"
     local lib
-    lib="$(cd "$dest/lib" && ls libonnxruntime.so.* | sort | tail -n1)"
+    lib="$(cd "$dest/lib" && ls libonnxruntime.so.* 2>/dev/null | sort | tail -n1 || true)"
     [ -n "$lib" ] || die "the onnxruntime wheel holds no libonnxruntime.so"
     ln -sf "$lib" "$dest/lib/libonnxruntime.so"
     echo "$ORT_VERSION" > "$dest/VERSION"

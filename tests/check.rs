@@ -43,6 +43,12 @@ fn every_example_config_passes_with_its_models_opened() {
                 out.contains(": OK") && out.contains("model(s) opened with ONNX Runtime"),
                 "{out}"
             );
+            // Which model files were opened, and from where (the checkout's models/ here).
+            let models = common::root().join("models");
+            assert!(
+                out.contains(&format!(" from {}", models.display())),
+                "{out}"
+            );
             seen += 1;
         }
     }

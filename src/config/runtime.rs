@@ -15,8 +15,8 @@ pub struct RuntimeConfig {
     #[serde(default)]
     pub onnxruntime: Option<PathBuf>,
     /// Folder where model names (`model = "centernet"`) resolve to `<name>.toml`, relative to this
-    /// file. Unset: the first of `$ROADEYE_MODELS_DIR`, `./models`, a `models/` above the binary and
-    /// `/usr/share/roadeye/models` that has the model.
+    /// file. Unset: the first of `$ROADEYE_MODELS_DIR`, `./models`, `../share/roadeye/models` from
+    /// the binary, a `models/` above the binary and `/usr/share/roadeye/models` that has the model.
     #[serde(default)]
     pub models_dir: Option<PathBuf>,
     /// Session options for every model.

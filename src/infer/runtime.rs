@@ -40,6 +40,8 @@ impl OrtRuntime {
         })?;
         let env = builder
             .with_name("roadeye")
+            // A box in a city's network reports to its IOC only.
+            .with_telemetry(false)
             .build()
             .map_err(|e| InferError::RuntimeLoad {
                 path: path.clone(),
