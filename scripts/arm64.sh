@@ -139,23 +139,8 @@ arm_qemu() {
 
 # ONNX Runtime for aarch64 from its official PyPI wheel (downloaded, never installed).
 arm_onnxruntime() {
-    local dest; dest="$(dirname "$(dirname "$ARM_ORT")")"
-    if [ -f "$dest/VERSION" ] && [ "$(cat "$dest/VERSION")" = "$ARM_ORT_VERSION" ] && [ -e "$ARM_ORT" ] \
-        && [ -f "$dest/LICENSE" ]; then
-        arm_log "onnxruntime $ARM_ORT_VERSION (aarch64) present"; return
-    fi
-    local tmp; tmp="$(mktemp -d)"
-    python3 -m pip download -q --no-deps --only-binary=:all: --platform manylinux_2_28_aarch64 \
-        -d "$tmp" "onnxruntime==$ARM_ORT_VERSION" \
-        || arm_die "could not download the aarch64 onnxruntime $ARM_ORT_VERSION wheel from PyPI"
-    rm -rf "$dest"; mkdir -p "$dest/lib"
-    python3 "$ARM_ROOT/scripts/unwheel.py" "$tmp"/onnxruntime-*.whl "$dest"
-    local lib; lib="$(cd "$dest/lib" && ls libonnxruntime.so.* 2>/dev/null | sort | tail -n1 || true)"
-    [ -n "$lib" ] || arm_die "the aarch64 onnxruntime wheel holds no libonnxruntime.so"
-    ln -sf "$lib" "$ARM_ORT"
-    echo "$ARM_ORT_VERSION" > "$dest/VERSION"
-    rm -rf "$tmp"
-    arm_log "onnxruntime $ARM_ORT_VERSION (aarch64) -> $dest/lib/$lib"
+    python3 "$ARM_ROOT/scripts/fetch_onnxruntime.py" "$ARM_ORT_VERSION" "$ARM_DIR/onnxruntime" manylinux_2_28_aarch64 \
+        || arm_die "onnxruntime $ARM_ORT_VERSION (aarch64) could not be set up in $ARM_DIR/onnxruntime"
 }
 
 # The environment that runs aarch64 binaries here (also `cargo test --target aarch64-…`).

@@ -64,24 +64,8 @@ check_rust() {
 
 # ONNX Runtime: the shared library from the official PyPI wheel (pip download fetches, never installs).
 install_onnxruntime() {
-    local dest="$DEPS/onnxruntime"
-    if [ -f "$dest/VERSION" ] && [ "$(cat "$dest/VERSION")" = "$ORT_VERSION" ] && [ -e "$dest/lib/libonnxruntime.so" ] \
-        && [ -f "$dest/LICENSE" ]; then
-        log "onnxruntime $ORT_VERSION present"; return
-    fi
-    log "fetching onnxruntime $ORT_VERSION from PyPI"
-    local tmp; tmp="$(mktemp -d)"
-    python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "onnxruntime==$ORT_VERSION" \
-        || die "could not download the onnxruntime $ORT_VERSION wheel from PyPI"
-    rm -rf "$dest"; mkdir -p "$dest/lib"
-    python3 "$ROOT/scripts/unwheel.py" "$tmp"/onnxruntime-*.whl "$dest"
-    local lib
-    lib="$(cd "$dest/lib" && ls libonnxruntime.so.* 2>/dev/null | sort | tail -n1 || true)"
-    [ -n "$lib" ] || die "the onnxruntime wheel holds no libonnxruntime.so"
-    ln -sf "$lib" "$dest/lib/libonnxruntime.so"
-    echo "$ORT_VERSION" > "$dest/VERSION"
-    rm -rf "$tmp"
-    log "onnxruntime $ORT_VERSION -> $dest/lib/$lib"
+    python3 "$ROOT/scripts/fetch_onnxruntime.py" "$ORT_VERSION" "$DEPS/onnxruntime" \
+        || die "onnxruntime $ORT_VERSION could not be set up in $DEPS/onnxruntime"
 }
 
 # Test and demo media, from Debian packages (downloaded, unpacked locally, never installed).
