@@ -121,6 +121,7 @@ impl Bench {
                 pts,
                 generation: 1 + (n / self.frames.len()) as u64,
                 captured_at: self.start + pts,
+                arrived: std::time::Instant::now(),
                 width: W as u32,
                 height: H as u32,
             },

@@ -186,6 +186,9 @@ pub struct FrameMeta {
     pub generation: u64,
     /// UTC wall-clock time at which the frame was received.
     pub captured_at: std::time::SystemTime,
+    /// When the frame was handed over by its source, on this process's monotonic clock: the start
+    /// of its per-stage timings (wait for a lane, inference, analysis, stored in the outbox).
+    pub arrived: std::time::Instant,
     /// Frame width in pixels.
     pub width: u32,
     /// Frame height in pixels.

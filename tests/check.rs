@@ -333,3 +333,45 @@ fn bad_ops_and_snapshot_settings_get_their_path() {
         ],
     );
 }
+
+#[test]
+fn the_check_prints_the_inference_plan() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let models = common::root().join("models");
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let cams: String = (0..3)
+        .map(|i| format!("[[cameras]]\nid = \"c{i}\"\nurl = \"rtsp://h/{i}\"\n"))
+        .collect();
+    let cfg = write(
+        dir.path(),
+        "box.toml",
+        &format!(
+            "[site]\nid = \"a\"\ndevice = \"b\"\n[runtime]\nmodels_dir = \"{}\"\n{cams}",
+            models.display()
+        ),
+    );
+    let (ok, out, err) = check(&cfg);
+    assert!(ok, "{err}");
+    let want = format!(
+        "inference: centernet: {} lane(s) × 1 thread(s) on {cores} core(s), chosen automatically",
+        cores.min(8)
+    );
+    assert!(out.contains(&want), "no '{want}' in:\n{out}");
+}
+
+#[test]
+fn lanes_that_do_not_fit_the_box_are_refused_by_check_and_run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let text = "[site]\nid = \"a\"\ndevice = \"b\"\n[runtime]\nmodels_dir = \"MODELS\"\n[runtime.inference]\nlanes = 64\nintra_threads = 2\n[[cameras]]\nid = \"c\"\nurl = \"rtsp://h/x\"\n";
+    let err = check_fails(dir.path(), text);
+    let want = format!(
+        "runtime.inference: 1 model(s) × lanes 64 × intra_threads 2 = 128 inference thread(s) do not fit this box's {cores} core(s); lower lanes or intra_threads, or leave both at 0 for the automatic plan"
+    );
+    assert!(err.contains(&want), "no '{want}' in:\n{err}");
+    let (ok, _, err) = run(roadeye()
+        .args(["run", "--for", "5", "--config"])
+        .arg(dir.path().join("box.toml")));
+    assert!(!ok, "run must refuse it");
+    assert!(err.contains(&want), "no '{want}' in:\n{err}");
+}

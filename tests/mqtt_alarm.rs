@@ -24,6 +24,7 @@ fn message(class: Class, n: usize) -> Message {
         // About 200 bytes, numbered so arrivals can be checked.
         payload: format!(r#"{{"n":{n},"kind":"{kind}","pad":"{}"}}"#, "x".repeat(160)).into_bytes(),
         created_ms: now,
+        origin: None,
     }
 }
 

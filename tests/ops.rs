@@ -139,6 +139,31 @@ fn metrics_and_health_follow_the_cameras_and_the_broker() {
         "nothing delivered:\n{}",
         scrape()
     );
+    // Where a frame's time goes: every stage of the path is timed per camera and model, and the
+    // event's frame reached the outbox and the broker after its inference at the earliest.
+    let text = scrape();
+    let stage = |name: &str, what: &str| {
+        sample(
+            &text,
+            &format!(
+                "roadeye_stage_seconds_{what}{{stage=\"{name}\",camera=\"plaza\",model=\"centernet\"}}"
+            ),
+        )
+    };
+    for name in ["wait", "preprocess", "inference", "postprocess", "analysis", "stored", "delivered"] {
+        assert!(
+            stage(name, "count").is_some_and(|n| n > 0.0),
+            "stage '{name}' not timed:\n{text}"
+        );
+    }
+    let mean = |name: &str| stage(name, "sum").unwrap_or(0.0) / stage(name, "count").unwrap_or(1.0);
+    assert!(
+        mean("inference") > mean("preprocess") && mean("stored") >= mean("inference"),
+        "implausible stage times: inference {} s, preprocess {} s, stored {} s",
+        mean("inference"),
+        mean("preprocess"),
+        mean("stored")
+    );
     let (code, body) = get(ops, "/healthz").expect("healthz answers");
     assert_eq!(code, 200, "{body}");
     let health: serde_json::Value = serde_json::from_str(&body).expect("health JSON");

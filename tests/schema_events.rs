@@ -208,6 +208,7 @@ fn frame_meta(ms: u64, width: u32, height: u32) -> FrameMeta {
         pts: Duration::from_millis(ms - T0_MS),
         generation: 1,
         captured_at: at(ms),
+        arrived: std::time::Instant::now(),
         width,
         height,
     }

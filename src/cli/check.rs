@@ -27,6 +27,16 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         }
     };
     let mut problems = validate(&cfg);
+    let plan = roadeye::pipeline::inference_plan(&cfg);
+    if let Err(e) = &plan {
+        problems.push(Problem {
+            path: "runtime.inference".into(),
+            message: e
+                .to_string()
+                .trim_start_matches("runtime.inference: ")
+                .to_string(),
+        });
+    }
     let mut runtime_note = String::new();
     if !args.skip_models && problems.is_empty() {
         match open_models(&cfg) {
@@ -51,6 +61,14 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
                 "  time zone: {name} (now {} local)",
                 tz.to_datetime(now).strftime("%a %H:%M")
             );
+        }
+        if let Ok(plan) = &plan {
+            let warn = if plan.oversubscribed() {
+                " — more inference threads than cores: the models take turns"
+            } else {
+                ""
+            };
+            println!("  inference: {plan}{warn}");
         }
         println!("  {}", mqtt_summary(&cfg));
         println!("  {}", ops_summary(&cfg));

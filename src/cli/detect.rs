@@ -76,8 +76,10 @@ pub fn run(args: DetectArgs) -> Result<ExitCode> {
     let rt = OrtRuntime::init(args.onnxruntime.as_deref())?;
     tracing::debug!(runtime = %rt.path().display(), "ONNX Runtime loaded");
     let opts = InferenceOptions {
+        lanes: 1,
         intra_threads: args.threads,
         optimization: args.optimization,
+        memory_pattern: false,
         execution_providers: args.providers.clone(),
     };
     let over = PostprocessOverride {

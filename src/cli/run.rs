@@ -12,7 +12,7 @@ use roadeye::infer::OrtRuntime;
 use roadeye::ops::{Board, HttpServer, Metrics, SnapshotWriter};
 use roadeye::pipeline::{Agent, Hooks, Output, Snapshots, Summary};
 use roadeye::publish::{
-    CameraHealth, Encoder, Link, LinkSettings, Message, Topics, Volatile, VolatileSender,
+    CameraHealth, Encoder, Link, LinkSettings, Message, Origin, Topics, Volatile, VolatileSender,
 };
 use roadeye::source::{CameraState, CameraStatus};
 use roadeye::types::CameraId;
@@ -89,6 +89,8 @@ struct Sink {
     encoder: Encoder,
     link: Option<Link>,
     metrics: Arc<Metrics>,
+    /// When each camera's last analysed frame arrived: the origin of the events that follow it.
+    arrived: std::collections::HashMap<CameraId, std::time::Instant>,
 }
 
 impl Sink {
@@ -98,14 +100,22 @@ impl Sink {
         let link = match LinkSettings::from_config(cfg)? {
             Some(settings) => {
                 let (host, port) = (settings.host.clone(), settings.port);
+                let m2 = Arc::clone(&metrics);
                 let link = Link::start(
                     settings,
-                    Box::new(|m: &Message| {
+                    Box::new(move |m: &Message| {
+                        if let Some(o) = &m.origin {
+                            m2.observe("stored", &o.camera, o.at.elapsed().as_secs_f64());
+                        }
                         if let Err(e) = print(m) {
                             tracing::debug!("cannot print a stored message: {e}");
                         }
                     }),
                 )?;
+                let m3 = Arc::clone(&metrics);
+                link.on_delivered(Box::new(move |o: &Origin| {
+                    m3.observe("delivered", &o.camera, o.at.elapsed().as_secs_f64());
+                }));
                 tracing::info!("publishing to MQTT at {host}:{port}");
                 Some(link)
             }
@@ -115,6 +125,7 @@ impl Sink {
             encoder: Encoder::new(prefix, &site.id, &site.device),
             link,
             metrics,
+            arrived: std::collections::HashMap::new(),
         })
     }
 
@@ -127,11 +138,17 @@ impl Sink {
                 let started = summary.total_tracks(&t.meta.camera).saturating_sub(before);
                 self.metrics
                     .tracks(&t.meta.camera, t.tracks.len(), started as u64);
+                self.arrived
+                    .insert(Arc::clone(&t.meta.camera), t.meta.arrived);
                 return Ok(());
             }
             Output::Event(e) => {
                 self.metrics.event(&e.camera, e.kind.name());
-                self.encoder.event(e)
+                let origin = self.arrived.get(e.camera.as_str()).map(|at| Origin {
+                    camera: Arc::from(e.camera.as_str()),
+                    at: *at,
+                });
+                self.encoder.event(e).map(|m| Message { origin, ..m })
             }
             Output::Stats(s) => self.encoder.stats(s),
         }

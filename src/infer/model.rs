@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use ort::session::builder::PrepackedWeights;
 use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, Session};
 use ort::value::TensorRef;
 
@@ -73,7 +74,26 @@ impl ModelRunner {
         spec: LoadedSpec,
         opts: &InferenceOptions,
     ) -> Result<ModelRunner, InferError> {
-        let session = session::open(rt, &spec, opts)?;
+        Self::with_session(session::open(rt, &spec, opts, None)?, spec)
+    }
+
+    /// `count` runners of the same model (one per inference lane), each with its own session;
+    /// the sessions share one copy of the pre-packed weights.
+    pub fn lanes(
+        rt: &OrtRuntime,
+        spec: &LoadedSpec,
+        opts: &InferenceOptions,
+        count: usize,
+    ) -> Result<Vec<ModelRunner>, InferError> {
+        let shared = PrepackedWeights::new();
+        (0..count.max(1))
+            .map(|_| {
+                Self::with_session(session::open(rt, spec, opts, Some(&shared))?, spec.clone())
+            })
+            .collect()
+    }
+
+    fn with_session(session: Session, spec: LoadedSpec) -> Result<ModelRunner, InferError> {
         let outputs: Vec<String> = spec
             .spec
             .decoder
@@ -115,10 +135,21 @@ impl ModelRunner {
         img: RgbView<'_>,
         post: &mut Postprocessor,
     ) -> Result<(Vec<Detection>, Timings), InferError> {
+        self.detect_with(img, |views, transform| post.run(views, transform))
+    }
+
+    /// [`detect`](Self::detect) with the post-processing given as a function of the outputs and
+    /// the preprocessing's transform (so that a shared [`Postprocessor`] is locked only while it
+    /// decodes).
+    pub fn detect_with(
+        &mut self,
+        img: RgbView<'_>,
+        post: impl FnOnce(&[OutputTensor<'_>], &Transform) -> Result<Vec<Detection>, InferError>,
+    ) -> Result<(Vec<Detection>, Timings), InferError> {
         let t0 = Instant::now();
         let transform = self.pre.run(img)?;
         let t1 = Instant::now();
-        let (dets, run) = self.run(|views| post.run(views, &transform))?;
+        let (dets, run) = self.run(|views| post(views, &transform))?;
         let total = t1.elapsed();
         Ok((
             dets,

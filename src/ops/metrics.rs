@@ -23,11 +23,29 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 
 type One = [(&'static str, String); 1];
 type Two = [(&'static str, String); 2];
+type Three = [(&'static str, String); 3];
 
 /// Inference buckets: 5 ms to about 10 s, doubling.
 fn inference_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 12))
 }
+
+/// Stage buckets: 0.25 ms to about 8 s, doubling (pre- and post-processing take well under a
+/// millisecond, a frame waiting for a lane or the broker can take seconds).
+fn stage_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.00025, 2.0, 16))
+}
+
+/// The stages of a frame timed in `roadeye_stage_seconds`, in the order a frame passes them.
+pub const STAGES: [&str; 7] = [
+    "wait",
+    "preprocess",
+    "inference",
+    "postprocess",
+    "analysis",
+    "stored",
+    "delivered",
+];
 
 /// The agent's metrics.
 #[derive(Debug)]
@@ -37,6 +55,8 @@ pub struct Metrics {
     tracks: Family<One, Gauge>,
     tracks_started: Family<One, Counter>,
     inference: Family<One, Histogram, fn() -> Histogram>,
+    stages: Family<Three, Histogram, fn() -> Histogram>,
+    models: std::sync::RwLock<std::collections::HashMap<String, String>>,
     snapshots: Family<One, Counter>,
     reloads: Family<One, Counter>,
 }
@@ -50,6 +70,8 @@ impl Metrics {
         let tracks_started = Family::<One, Counter>::default();
         let inference =
             Family::<One, Histogram, fn() -> Histogram>::new_with_constructor(inference_histogram);
+        let stages =
+            Family::<Three, Histogram, fn() -> Histogram>::new_with_constructor(stage_histogram);
         let snapshots = Family::<One, Counter>::default();
         let reloads = Family::<One, Counter>::default();
         registry.register(
@@ -73,6 +95,11 @@ impl Metrics {
             inference.clone(),
         );
         registry.register(
+            "roadeye_stage_seconds",
+            "Time a frame spends in each stage, by camera and model: wait (handed over until a lane takes it), preprocess, inference, postprocess, analysis (tracking and rules), stored (handed over until its events are in the outbox), delivered (handed over until the broker acknowledged its events)",
+            stages.clone(),
+        );
+        registry.register(
             "roadeye_snapshots",
             "Event snapshots, by result (written, failed, skipped when the writer was busy)",
             snapshots.clone(),
@@ -89,6 +116,8 @@ impl Metrics {
             tracks,
             tracks_started,
             inference,
+            stages,
+            models: std::sync::RwLock::default(),
             snapshots,
             reloads,
         }
@@ -126,6 +155,34 @@ impl Metrics {
         self.inference
             .get_or_create(&[("model", model.to_string())])
             .clone()
+    }
+
+    /// The histogram of `stage` (one of [`STAGES`]) for `camera` on `model` (a handle: keep it,
+    /// observe per frame); also records the camera's model for [`Metrics::observe`].
+    pub fn stage(&self, stage: &'static str, model: &str, camera: &str) -> Histogram {
+        self.models
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(camera.to_string(), model.to_string());
+        self.stages
+            .get_or_create(&[
+                ("stage", stage.to_string()),
+                ("camera", camera.to_string()),
+                ("model", model.to_string()),
+            ])
+            .clone()
+    }
+
+    /// Records `secs` in `stage` for `camera` (on the model its lanes were last started with).
+    pub fn observe(&self, stage: &'static str, camera: &str, secs: f64) {
+        let model = self
+            .models
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(camera)
+            .cloned()
+            .unwrap_or_default();
+        self.stage(stage, &model, camera).observe(secs);
     }
 
     /// Counts a snapshot `result` (`written`, `failed`, `skipped`).
@@ -280,6 +337,8 @@ mod tests {
         m.event("north", "line_crossing");
         m.tracks("north", 3, 5);
         m.inference("centernet").observe(0.042);
+        m.stage("wait", "centernet", "north").observe(0.003);
+        m.observe("stored", "north", 0.07);
         let text = m.encode();
         for line in [
             "roadeye_camera_frames_in_total{camera=\"north\"} 12",
@@ -292,6 +351,9 @@ mod tests {
             "roadeye_tracks_started_total{camera=\"north\"} 5",
             "roadeye_inference_seconds_count{model=\"centernet\"} 1",
             "roadeye_inference_seconds_bucket{le=\"0.08\",model=\"centernet\"} 1",
+            "roadeye_stage_seconds_count{stage=\"wait\",camera=\"north\",model=\"centernet\"} 1",
+            "roadeye_stage_seconds_bucket{le=\"0.004\",stage=\"wait\",camera=\"north\",model=\"centernet\"} 1",
+            "roadeye_stage_seconds_count{stage=\"stored\",camera=\"north\",model=\"centernet\"} 1",
         ] {
             assert!(text.contains(line), "no '{line}' in\n{text}");
         }

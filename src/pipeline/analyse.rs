@@ -42,6 +42,8 @@ pub(super) struct Analysis {
     /// Close statistics intervals on the wall clock (live), or on frames only (a replay).
     pub wall_clock: bool,
     pub tap: Option<Tap>,
+    /// Tracking and rules time per frame (`roadeye_stage_seconds{stage="analysis"}`).
+    pub timer: Option<prometheus_client::metrics::histogram::Histogram>,
 }
 
 /// Runs until the camera's detections end (it stopped, or a reload removed it).
@@ -54,6 +56,7 @@ pub(super) async fn run(a: Analysis) {
         tx,
         wall_clock,
         mut tap,
+        timer,
     } = a;
     let mut generation = None;
     let mut controlled = true;
@@ -76,11 +79,15 @@ pub(super) async fn run(a: Analysis) {
                     if generation.replace(d.meta.generation) != Some(d.meta.generation) {
                         tracker.reset();
                     }
+                    let started = std::time::Instant::now();
                     let frame = Tracks {
                         tracks: tracker.update(d.meta.pts, &d.detections),
                         meta: d.meta,
                     };
                     let (mut events, stats) = rules.update(&frame);
+                    if let Some(h) = &timer {
+                        h.observe(started.elapsed().as_secs_f64());
+                    }
                     if let (Some(tap), Some(pixels)) = (&tap, pixels) {
                         snapshot(tap, &frame, pixels.as_ref(), &mut events);
                     }

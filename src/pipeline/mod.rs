@@ -1,12 +1,15 @@
 //! The agent's pipelines, one per camera: source → infer → track → rules, joined by bounded
-//! channels of typed messages. Inference is shared per model (one session, round robin between its
-//! cameras) and runs on its own thread, off the async runtime; tracking and the rules run as one
-//! async task per camera. A reload changes only the cameras whose settings changed.
+//! channels of typed messages. Inference is shared per model: several lanes (threads, each with its
+//! own session) take the next ready frame of the model's cameras round robin, off the async
+//! runtime, planned to fill the box's cores ([`plan`]); tracking and the rules run as one async task
+//! per camera. A reload changes only the cameras whose settings changed.
 
 mod analyse;
+mod lanes;
+mod order;
+pub mod plan;
 pub mod reload;
 mod summary;
-mod worker;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,12 +18,16 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+pub use lanes::{LaneCamera, LanePool};
+pub use order::Reorder;
+pub use plan::{ModelPlan, PlanError, Requested};
 pub use reload::{Plan, Step};
 pub use summary::{NewIds, Summary};
-pub use worker::{InferWorker, WorkerCamera, WorkerChange};
 
 use crate::config::{CameraConfig, LoadedConfig};
-use crate::infer::{InferError, LoadedSpec, ModelRunner, OrtRuntime, Postprocessor};
+use crate::infer::{
+    InferError, InferenceOptions, LoadedSpec, ModelRunner, OrtRuntime, Postprocessor,
+};
 use crate::ops::{Board, Metrics, Overlay, SnapshotWriter};
 use crate::rules::{CameraRules, Event, IntervalStats, RulesError};
 use crate::source::{Camera, CameraStatus, LatestFrame, Signal, SourceError, SourceSettings};
@@ -114,12 +121,16 @@ pub enum PipelineError {
     /// `[site] timezone` is not usable.
     #[error("site.timezone: {0}")]
     TimeZone(String),
+    /// The requested inference lanes and threads do not fit the box.
+    #[error("{0}")]
+    Plan(#[from] PlanError),
 }
 
-/// A model's inference thread and what its cameras share.
+/// A model's inference lanes and what its cameras share.
 struct Model {
-    worker: InferWorker,
+    pool: LanePool,
     signal: Arc<Signal>,
+    name: String,
 }
 
 /// A running camera.
@@ -129,6 +140,9 @@ struct Running {
     camera: Camera,
     control: mpsc::Sender<analyse::Control>,
 }
+
+/// The sessions opened for models not running yet, one per lane, by spec path.
+type Lanes = HashMap<PathBuf, Vec<ModelRunner>>;
 
 /// A camera ready to start: everything that can fail is done.
 struct Prepared {
@@ -179,6 +193,14 @@ impl Agent {
         if enabled.is_empty() {
             return Err(PipelineError::NoCameras);
         }
+        let plan = inference_plan(cfg)?;
+        if plan.oversubscribed() {
+            tracing::warn!(
+                "inference: {plan}; more inference threads than cores: the models take turns"
+            );
+        } else {
+            tracing::info!("inference: {plan}");
+        }
         let mut agent = Agent {
             rt,
             config: cfg.clone(),
@@ -200,8 +222,9 @@ impl Agent {
         &self,
         cfg: &LoadedConfig,
         cams: &[&CameraConfig],
-    ) -> Result<(Vec<Prepared>, HashMap<PathBuf, ModelRunner>), PipelineError> {
-        let mut runners: HashMap<PathBuf, ModelRunner> = HashMap::new();
+    ) -> Result<(Vec<Prepared>, Lanes), PipelineError> {
+        let plan = inference_plan(cfg)?;
+        let mut runners: Lanes = HashMap::new();
         let mut specs: HashMap<PathBuf, LoadedSpec> = HashMap::new();
         let mut out = Vec::new();
         for cam in cams {
@@ -210,16 +233,23 @@ impl Agent {
                 source,
             };
             // The same model named two ways is still one session.
-            let path = cfg.model_spec_path(cam);
-            let path = path.canonicalize().unwrap_or(path);
+            let path = model_path(cfg, cam);
             if !specs.contains_key(&path) {
                 specs.insert(path.clone(), LoadedSpec::load(&path).map_err(model_err)?);
             }
             let spec = &specs[&path];
             if !self.models.contains_key(&path) && !runners.contains_key(&path) {
-                let runner = ModelRunner::new(self.rt, spec.clone(), &cfg.config.runtime.inference)
-                    .map_err(model_err)?;
-                runners.insert(path.clone(), runner);
+                let share = plan.of(&model_name(&path)).unwrap_or(ModelPlan {
+                    lanes: 1,
+                    intra_threads: 1,
+                });
+                let opts = InferenceOptions {
+                    intra_threads: share.intra_threads,
+                    ..cfg.config.runtime.inference.clone()
+                };
+                let lanes =
+                    ModelRunner::lanes(self.rt, spec, &opts, share.lanes).map_err(model_err)?;
+                runners.insert(path.clone(), lanes);
             }
             let post = Postprocessor::with_override(spec, &cam.detect).map_err(model_err)?;
             let settings = SourceSettings::from_config(cam, &cfg.base_dir).map_err(|source| {
@@ -253,17 +283,17 @@ impl Agent {
     fn launch(
         &mut self,
         prepared: Vec<Prepared>,
-        runners: HashMap<PathBuf, ModelRunner>,
+        runners: Lanes,
     ) -> Result<(), PipelineError> {
-        for (path, runner) in runners {
+        for (path, lanes) in runners {
+            let name = lanes
+                .first()
+                .map(|r| r.spec().spec.name.clone())
+                .unwrap_or_default();
             let signal = Arc::new(Signal::default());
-            let worker = InferWorker::start(
-                runner,
-                Vec::new(),
-                Arc::clone(&signal),
-                self.hooks.metrics.clone(),
-            )?;
-            self.models.insert(path, Model { worker, signal });
+            let pool = LanePool::start(lanes, Arc::clone(&signal), self.hooks.metrics.clone())?;
+            tracing::info!(model = %name, lanes = pool.lanes(), "inference lanes started");
+            self.models.insert(path, Model { pool, signal, name });
         }
         for p in prepared {
             self.launch_camera(p);
@@ -294,17 +324,19 @@ impl Agent {
                 policy: Arc::clone(policy),
                 overlay: Arc::new(Overlay::of(&p.config)),
             });
-        model
-            .worker
-            .change(WorkerChange::Add(Box::new(WorkerCamera {
-                id: CameraId::from(p.config.id.as_str()),
-                failing: false,
-                slot,
-                status: camera.status_cell(),
-                post: p.post,
-                tx: det_tx,
-                keep_pixels: tap.is_some(),
-            })));
+        model.pool.add(LaneCamera {
+            id: CameraId::from(p.config.id.as_str()),
+            slot,
+            status: camera.status_cell(),
+            post: p.post,
+            tx: det_tx,
+            keep_pixels: tap.is_some(),
+        });
+        let timer = self
+            .hooks
+            .metrics
+            .as_ref()
+            .map(|m| m.stage("analysis", &model.name, &p.config.id));
         self.trackers
             .push(tokio::spawn(analyse::run(analyse::Analysis {
                 tracker: Tracker::new(p.config.tracker.clone()),
@@ -314,6 +346,7 @@ impl Agent {
                 tx: self.out_tx.clone(),
                 wall_clock,
                 tap,
+                timer,
             })));
         self.cameras.push(Running {
             config: p.config,
@@ -380,9 +413,7 @@ impl Agent {
             if let Some(i) = self.cameras.iter().position(|r| r.config.id == id) {
                 let r = self.cameras.remove(i);
                 if let Some(m) = self.models.get(&r.model) {
-                    m.worker.change(WorkerChange::Remove(Arc::clone(
-                        &r.camera.settings().camera,
-                    )));
+                    m.pool.remove(&r.camera.settings().camera);
                 }
                 stopping.push(r.camera);
             }
@@ -428,7 +459,7 @@ impl Agent {
         let workers: Vec<Model> = idle.iter().filter_map(|p| self.models.remove(p)).collect();
         let _ = tokio::task::spawn_blocking(move || {
             for m in workers {
-                m.worker.stop();
+                m.pool.stop();
             }
         })
         .await;
@@ -440,7 +471,7 @@ impl Agent {
     /// Stops every camera and inference thread, then lets the trackers drain.
     pub async fn shutdown(self) {
         let cameras: Vec<Camera> = self.cameras.into_iter().map(|r| r.camera).collect();
-        let workers: Vec<InferWorker> = self.models.into_values().map(|m| m.worker).collect();
+        let workers: Vec<LanePool> = self.models.into_values().map(|m| m.pool).collect();
         // Joining threads blocks: keep it off the async workers.
         let _ = tokio::task::spawn_blocking(move || {
             for w in workers {
@@ -475,4 +506,45 @@ impl Agent {
             f(o);
         }
     }
+}
+
+/// The box's cores, as the process may use them.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// The inference plan of `cfg`'s enabled cameras on this box: models by name, with their cameras.
+pub fn inference_plan(cfg: &LoadedConfig) -> Result<plan::Plan, PlanError> {
+    let mut models: Vec<(String, usize)> = Vec::new();
+    for cam in cfg.config.cameras.iter().filter(|c| c.enabled) {
+        let name = model_name(&model_path(cfg, cam));
+        match models.iter_mut().find(|(m, _)| *m == name) {
+            Some((_, n)) => *n += 1,
+            None => models.push((name, 1)),
+        }
+    }
+    let named: Vec<(&str, usize)> = models.iter().map(|(m, n)| (m.as_str(), *n)).collect();
+    let inf = &cfg.config.runtime.inference;
+    plan::plan(
+        cores(),
+        &named,
+        Requested {
+            lanes: inf.lanes,
+            intra_threads: inf.intra_threads,
+        },
+    )
+}
+
+/// The spec of `cam`'s model, the same path however the config names it.
+fn model_path(cfg: &LoadedConfig, cam: &CameraConfig) -> PathBuf {
+    let path = cfg.model_spec_path(cam);
+    path.canonicalize().unwrap_or(path)
+}
+
+/// A model's name in the plan: its spec's file name without `.toml`.
+fn model_name(spec: &std::path::Path) -> String {
+    spec.file_stem().map_or_else(
+        || spec.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
 }

@@ -6,7 +6,10 @@
 //! the retained status and its heartbeats, and the drop alarm once the link is back.
 
 mod figures;
+mod origins;
 mod session;
+
+pub use origins::OnDelivered;
 
 pub use figures::{LinkFigures, LinkReading};
 
@@ -187,6 +190,7 @@ pub struct Link {
     tx: mpsc::Sender<Vec<Message>>,
     volatile: mpsc::Sender<Volatile>,
     figures: Arc<LinkFigures>,
+    store: Arc<Store>,
     config: watch::Sender<Option<ConfigHealth>>,
     health: watch::Sender<Vec<CameraHealth>>,
     stop: watch::Sender<Option<Duration>>,
@@ -227,6 +231,7 @@ impl VolatileSender {
 pub(super) struct Store {
     outbox: Mutex<Outbox>,
     figures: Arc<LinkFigures>,
+    origins: origins::Origins,
 }
 
 /// How many times a failed write is retried after the producers have stopped (one per second).
@@ -263,6 +268,7 @@ impl Link {
         let outbox = Arc::new(Store {
             outbox: Mutex::new(outbox),
             figures: Arc::clone(&figures),
+            origins: origins::Origins::default(),
         });
         let (volatile, volatile_rx) = mpsc::channel(VOLATILE_QUEUE);
         let stored = Arc::new(Notify::new());
@@ -276,6 +282,7 @@ impl Link {
             Arc::clone(&stored),
             on_stored,
         ));
+        let store = Arc::clone(&outbox);
         let session = tokio::spawn(
             session::Session::new(settings, outbox, stored, health_rx, config_rx, stop_rx)
                 .run(volatile_rx),
@@ -284,6 +291,7 @@ impl Link {
             tx,
             volatile,
             figures,
+            store,
             config,
             health,
             stop,
@@ -304,6 +312,11 @@ impl Link {
             tx: self.volatile.clone(),
             figures: Arc::clone(&self.figures),
         }
+    }
+
+    /// Calls `f` with the origin of each message the broker acknowledges (those that have one).
+    pub fn on_delivered(&self, f: OnDelivered) {
+        self.store.origins.listen(f);
     }
 
     /// The link's live figures (connection, outbox depth, deliveries, drops).
@@ -394,7 +407,10 @@ async fn write(
             .await;
             messages = back;
             match result {
-                Ok((_, dropped)) => {
+                Ok((seqs, dropped)) => {
+                    outbox
+                        .origins
+                        .stored(&seqs, messages.iter().map(|m| m.origin.as_ref()));
                     outbox.figures.dropped(dropped);
                     if !dropped.is_empty() {
                         tracing::warn!(

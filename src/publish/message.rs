@@ -189,6 +189,7 @@ impl Encoder {
             topic: self.topics.event(&e.camera, e.kind.name()),
             payload: envelope_json(&id, &self.site, e)?,
             created_ms: ms_since_epoch(SystemTime::now()),
+            origin: None,
         })
     }
 
@@ -200,6 +201,7 @@ impl Encoder {
             topic: self.topics.stats(&s.camera),
             payload: envelope_json(&id, &self.site, s)?,
             created_ms: ms_since_epoch(SystemTime::now()),
+            origin: None,
         })
     }
 }

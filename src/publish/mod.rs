@@ -11,7 +11,7 @@ pub use link::{
     Link, LinkError, LinkFigures, LinkReading, LinkSettings, OnStored, Volatile, VolatileSender,
 };
 pub use message::{Encoder, IdGen, SCHEMA_VERSION, Topics, envelope_json};
-pub use outbox::{Class, Dropped, Limits, Message, Outbox, OutboxError, Stored};
+pub use outbox::{Class, Dropped, Limits, Message, Origin, Outbox, OutboxError, Stored};
 pub use status::{
     Alarm, CameraHealth, ConfigHealth, OutboxHealth, Presence, RejectedConfig, Status,
 };

@@ -42,6 +42,17 @@ pub struct Message {
     pub payload: Vec<u8>,
     /// When it was made, ms since the Unix epoch (for the age bound).
     pub created_ms: u64,
+    /// The frame it came from, for the per-stage timings; kept in memory only, never stored.
+    pub origin: Option<Origin>,
+}
+
+/// The camera frame a message came from, and when the frame was handed over by its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The camera.
+    pub camera: std::sync::Arc<str>,
+    /// When its frame arrived.
+    pub at: std::time::Instant,
 }
 
 impl Message {
@@ -73,6 +84,7 @@ impl Message {
             topic,
             payload: b.get(11 + len..)?.to_vec(),
             created_ms,
+            origin: None,
         })
     }
 }
@@ -304,6 +316,7 @@ impl Outbox {
                 topic: String::new(),
                 payload: Vec::new(),
                 created_ms: 0,
+                origin: None,
             });
             out.push(Stored {
                 seq: k.value(),

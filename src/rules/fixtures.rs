@@ -13,6 +13,7 @@ pub fn frame(secs: f32, w: u32, h: u32) -> FrameMeta {
         pts: Duration::from_secs_f32(secs),
         generation: 1,
         captured_at: SystemTime::UNIX_EPOCH,
+        arrived: std::time::Instant::now(),
         width: w,
         height: h,
     }

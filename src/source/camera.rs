@@ -367,6 +367,7 @@ fn on_sample(shared: &Shared, sample: &gst::Sample) {
             } else {
                 SystemTime::now()
             },
+            arrived: std::time::Instant::now(),
             width,
             height,
         },

@@ -28,6 +28,12 @@ impl Signal {
         self.cv.notify_one();
     }
 
+    /// Marks work pending and wakes every waiter (a stop).
+    pub fn notify_all(&self) {
+        *lock(&self.pending) = true;
+        self.cv.notify_all();
+    }
+
     /// Waits until notified or `timeout` passes; returns whether it was notified.
     pub fn wait(&self, timeout: Duration) -> bool {
         let guard = lock(&self.pending);
@@ -87,6 +93,11 @@ impl LatestFrame {
                 .0;
         }
         true
+    }
+
+    /// Whether a frame waits.
+    pub fn has_frame(&self) -> bool {
+        lock(&self.frame).is_some()
     }
 
     /// Takes the waiting frame, if any.

@@ -273,6 +273,7 @@ impl Session {
         match self.flight.by_pkid.remove(&pkid) {
             Some(Sent::Outbox(seq)) => {
                 self.outbox.figures.delivered();
+                self.outbox.origins.delivered(seq);
                 self.flight.outbox_inflight = self.flight.outbox_inflight.saturating_sub(1);
                 self.acked.push(seq);
                 if self.acked.len() >= ACK_BATCH {

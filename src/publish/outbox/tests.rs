@@ -22,6 +22,7 @@ fn msg(class: Class, n: u64) -> Message {
         ),
         payload: format!("{{\"n\":{n}}}").into_bytes(),
         created_ms: 1_000 * n,
+        origin: None,
     }
 }
 
