@@ -3,7 +3,8 @@
 # emulation, nothing installed system-wide) with the aarch64 ONNX Runtime and arm64 GStreamer.
 #
 #   1. `roadeye detect --json` on the sample images gives the same detections as the x86_64 build
-#      (same classes in the same order; boxes and scores within rounding of the float kernels);
+#      (same classes in the same order; boxes and scores within rounding of the kernels), with
+#      centernet and with centernet-int8;
 #   2. `roadeye run` on vtest.avi (decode -> detect -> track) produces tracks.
 #
 # Emulation is ~60x slower than native: this proves the build works, it measures nothing.
@@ -52,18 +53,22 @@ run_arm() { (arm_run_env; "$ARM_QEMU" "$arm_bin" "$@"); }
 arm_log "roadeye --version under $("$ARM_QEMU" --version | head -n1)"
 run_arm --version
 
-# 1. The same detections on both architectures.
+# 1. The same detections on both architectures, for the fp32 model and its int8 quantisation.
 images=("$media"/dog.jpg "$media"/person.jpg "$media"/kite.jpg "$media"/horses.jpg "$media"/giraffe.jpg)
-t0=$(date +%s%N)
-run_arm detect --json "${images[@]}" > "$work/arm.jsonl"
-t1=$(date +%s%N)
-"$x86_bin" detect --json "${images[@]}" > "$work/x86.jsonl"
-t2=$(date +%s%N)
-arm_log "detect on ${#images[@]} images: $(( (t1 - t0) / 1000000 )) ms emulated, $(( (t2 - t1) / 1000000 )) ms native"
-python3 - "$work/x86.jsonl" "$work/arm.jsonl" <<'PY'
+compare_model() {
+    local model="$1" box_tol="$2" score_tol="$3"
+    local t0 t1 t2
+    t0=$(date +%s%N)
+    run_arm detect --json --model "$model" "${images[@]}" > "$work/arm-$model.jsonl"
+    t1=$(date +%s%N)
+    "$x86_bin" detect --json --model "$model" "${images[@]}" > "$work/x86-$model.jsonl"
+    t2=$(date +%s%N)
+    arm_log "detect ($model) on ${#images[@]} images: $(( (t1 - t0) / 1000000 )) ms emulated, $(( (t2 - t1) / 1000000 )) ms native"
+    python3 - "$work/x86-$model.jsonl" "$work/arm-$model.jsonl" "$model" "$box_tol" "$score_tol" <<'PY'
 import json, sys
 x86 = [json.loads(l) for l in open(sys.argv[1])]
 arm = [json.loads(l) for l in open(sys.argv[2])]
+model, box_tol, score_tol = sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
 assert len(x86) == len(arm) == 5, f"expected 5 results each, got {len(x86)} (x86_64) and {len(arm)} (aarch64)"
 worst_box = worst_score = 0.0
 total = 0
@@ -72,18 +77,22 @@ for a, b in zip(x86, arm):
     assert (a["width"], a["height"]) == (b["width"], b["height"]), f"{name}: image size differs"
     ca = [d["class"] for d in a["detections"]]
     cb = [d["class"] for d in b["detections"]]
-    assert ca == cb, f"{name}: x86_64 found {ca}, aarch64 found {cb}"
+    assert ca == cb, f"{model} {name}: x86_64 found {ca}, aarch64 found {cb}"
     for da, db in zip(a["detections"], b["detections"]):
         worst_box = max(worst_box, *(abs(p - q) for p, q in zip(da["box"], db["box"])))
         worst_score = max(worst_score, abs(da["score"] - db["score"]))
     total += len(ca)
-assert total > 0, "no detections at all on the sample images"
-# Float kernels differ (AVX vs NEON): allow rounding, not a different result.
-assert worst_box <= 0.5, f"boxes differ by up to {worst_box:.3f} px"
-assert worst_score <= 0.002, f"scores differ by up to {worst_score:.5f}"
-print(f"[arm64] detect: the same {total} detections on 5 images "
+assert total > 0, f"{model}: no detections at all on the sample images"
+# Float kernels differ (AVX vs NEON), and so does the int8 arithmetic (x86's u8×s8 products against
+# Arm's s8 dot products): allow rounding, not a different result.
+assert worst_box <= box_tol, f"{model}: boxes differ by up to {worst_box:.3f} px"
+assert worst_score <= score_tol, f"{model}: scores differ by up to {worst_score:.5f}"
+print(f"[arm64] detect ({model}): the same {total} detections on 5 images "
       f"(largest difference: box {worst_box:.3f} px, score {worst_score:.5f})", file=sys.stderr)
 PY
+}
+compare_model centernet 0.5 0.002
+compare_model centernet-int8 2.0 0.02
 
 # 2. A short pipeline run: decode (avidemux + avdec_msmpeg4) -> detect -> track, no broker.
 cat > "$work/smoke.toml" <<EOF

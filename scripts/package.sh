@@ -63,6 +63,7 @@ verify() {
         ./usr/bin/roadeye ./usr/lib/roadeye/libonnxruntime.so ./etc/roadeye/roadeye.toml
         ./usr/share/roadeye/models/centernet.onnx ./usr/share/roadeye/models/centernet.toml
         ./usr/share/roadeye/models/nanodet.onnx ./usr/share/roadeye/models/coco80.txt
+        ./usr/share/roadeye/models/centernet-int8.onnx ./usr/share/roadeye/models/nanodet-int8.toml
         ./usr/lib/systemd/system/roadeye.service ./usr/lib/sysusers.d/roadeye.conf
         ./usr/lib/tmpfiles.d/roadeye.conf ./usr/share/doc/roadeye/onnxruntime/LICENSE
         ./usr/share/doc/roadeye/schema/asyncapi.yaml

@@ -44,13 +44,17 @@ fn ground_truth() -> Vec<Truth> {
 }
 
 fn config(dir: &Path, video: &Path, rules: &str) -> LoadedConfig {
+    config_with(dir, video, rules, "centernet")
+}
+
+fn config_with(dir: &Path, video: &Path, rules: &str, model: &str) -> LoadedConfig {
     let text = format!(
         "[site]\nid = \"test\"\ndevice = \"box\"\ntimezone = \"Asia/Ho_Chi_Minh\"\n\
          [runtime]\nmodels_dir = \"{}\"\n\
-         [[cameras]]\nid = \"plaza\"\nurl = \"file://{}\"\nrealtime = false\nmodel = \"centernet\"\n\
+         [[cameras]]\nid = \"plaza\"\nurl = \"file://{}\"\nrealtime = false\nmodel = \"{model}\"\n\
          [cameras.detect]\nclasses = [\"person\"]\nscore_threshold = 0.15\n{rules}",
         common::root().join("models").display(),
-        video.display()
+        video.display(),
     );
     let path = common::write(dir, "box.toml", &text);
     let cfg = LoadedConfig::load(&path).expect("config");
@@ -259,4 +263,28 @@ fn a_still_scene_gives_no_event() {
         stats.iter().flat_map(|s| &s.lines).all(|l| l.volume == 0),
         "{stats:?}"
     );
+}
+
+/// The hand-counted line with the int8 models: within one crossing per direction of the hand
+/// counts (7 eastbound, 11 westbound), which the fp32 model counts exactly (asserted above).
+#[test]
+fn the_int8_models_count_the_plaza_line_within_one_of_fp32() {
+    for model in ["centernet-int8", "nanodet-int8"] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let cfg = config_with(dir.path(), &common::media("vtest.avi"), LINE, model);
+        let run = replay(&cfg);
+        let count = |d: &str| {
+            run.events
+                .iter()
+                .filter(|e| {
+                    matches!(&e.kind, EventKind::LineCrossing { direction, .. } if direction == d)
+                })
+                .count() as i64
+        };
+        let (east, west) = (count("eastbound"), count("westbound"));
+        assert!(
+            (east - 7).abs() <= 1 && (west - 11).abs() <= 1,
+            "{model} counted {east} eastbound, {west} westbound (fp32: 7, 11)"
+        );
+    }
 }

@@ -29,8 +29,7 @@ pub struct InferenceOptions {
     #[serde(default)]
     pub optimization: OptLevel,
     /// ONNX Runtime's memory pattern: plans and pre-allocates every intermediate tensor of a run
-    /// at once. Off by default: measured with CenterNet it held about 40 MB more per session for
-    /// no measurable gain in speed on the CPU.
+    /// at once. Off by default: measured with CenterNet it held about 40 MB more per session.
     #[serde(default)]
     pub memory_pattern: bool,
     /// Execution providers in order of preference; `cpu` is always the fallback for unsupported

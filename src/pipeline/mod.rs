@@ -280,11 +280,7 @@ impl Agent {
     }
 
     /// Starts the new models' threads and the prepared cameras.
-    fn launch(
-        &mut self,
-        prepared: Vec<Prepared>,
-        runners: Lanes,
-    ) -> Result<(), PipelineError> {
+    fn launch(&mut self, prepared: Vec<Prepared>, runners: Lanes) -> Result<(), PipelineError> {
         for (path, lanes) in runners {
             let name = lanes
                 .first()
