@@ -342,6 +342,10 @@ async fn agent_run(rt: &'static OrtRuntime, cfg: &LoadedConfig, warm: f64, secs:
         }),
     )
     .expect("start the link");
+    let m3 = Arc::clone(&metrics);
+    link.on_delivered(Box::new(move |o: &Origin| {
+        m3.observe("delivered", &o.camera, o.at.elapsed().as_secs_f64());
+    }));
     let hooks = Hooks {
         metrics: Some(Arc::clone(&metrics)),
         snapshots: None,

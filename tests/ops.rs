@@ -150,15 +150,7 @@ fn metrics_and_health_follow_the_cameras_and_the_broker() {
             ),
         )
     };
-    for name in [
-        "wait",
-        "preprocess",
-        "inference",
-        "postprocess",
-        "analysis",
-        "stored",
-        "delivered",
-    ] {
+    for name in roadeye::ops::metrics::STAGES {
         assert!(
             stage(name, "count").is_some_and(|n| n > 0.0),
             "stage '{name}' not timed:\n{text}"
