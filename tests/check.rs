@@ -375,3 +375,30 @@ fn lanes_that_do_not_fit_the_box_are_refused_by_check_and_run() {
     assert!(!ok, "run must refuse it");
     assert!(err.contains(&want), "no '{want}' in:\n{err}");
 }
+
+#[test]
+fn a_counting_camera_analysed_too_slowly_is_warned_about() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let models = common::root().join("models");
+    let line = "[[cameras.lines]]\nid = \"l\"\npoints = [[0.1, 0.5], [0.9, 0.5]]\n";
+    let cfg = write(
+        dir.path(),
+        "box.toml",
+        &format!(
+            "[site]\nid = \"a\"\ndevice = \"b\"\n[runtime]\nmodels_dir = \"{}\"\n\
+             [[cameras]]\nid = \"slow\"\nurl = \"rtsp://h/1\"\nanalysis_fps = 1.0\n{line}\
+             [[cameras]]\nid = \"fine\"\nurl = \"rtsp://h/2\"\nanalysis_fps = 2.0\n{line}\
+             [[cameras]]\nid = \"watch\"\nurl = \"rtsp://h/3\"\nanalysis_fps = 0.5\n",
+            models.display()
+        ),
+    );
+    let (ok, out, err) = check(&cfg);
+    assert!(ok, "a warning is not an error: {err}");
+    let warned: Vec<&str> = out.lines().filter(|l| l.contains("warning: at")).collect();
+    assert_eq!(warned.len(), 1, "{out}");
+    assert!(
+        warned[0].trim_start().starts_with("slow:")
+            && warned[0].contains("raise analysis_fps to 2"),
+        "{out}"
+    );
+}

@@ -82,6 +82,9 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     }
 }
 
+/// The lowest analysis rate at which line and zone counts were measured to hold.
+const MIN_COUNTING_FPS: f32 = 2.0;
+
 /// What a camera's rules are, in a few words.
 fn rules_summary(cam: &roadeye::config::CameraConfig) -> String {
     let mut parts: Vec<String> = [
@@ -104,6 +107,14 @@ fn rules_summary(cam: &roadeye::config::CameraConfig) -> String {
     match cam.stats.interval_s {
         0 => parts.push("no statistics".into()),
         n => parts.push(format!("statistics every {n} s")),
+    }
+    let counts = !(cam.lines.is_empty() && cam.zones.is_empty() && cam.queues.is_empty());
+    if let Some(fps) = cam.analysis_fps.filter(|f| counts && *f < MIN_COUNTING_FPS) {
+        parts.push(format!(
+            "warning: at {fps} analysed frames per second objects move too far between frames to \
+             be followed reliably (counting is measured down to {MIN_COUNTING_FPS}); raise \
+             analysis_fps to {MIN_COUNTING_FPS} or more"
+        ));
     }
     let state = if cam.enabled { "" } else { " (disabled)" };
     format!("{}{state}", parts.join(", "))

@@ -1,5 +1,8 @@
-//! Minimum-cost assignment (the Hungarian method, shortest augmenting paths with potentials), with a
-//! gate: pairs whose cost is above the gate are never matched.
+//! Minimum-cost assignment with a gate: pairs whose cost is above the gate are never matched. The
+//! solver is `pathfinding`'s Kuhn–Munkres (Hungarian) on integer weights.
+
+use pathfinding::kuhn_munkres::kuhn_munkres;
+use pathfinding::matrix::Matrix;
 
 /// The result of an assignment.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -12,109 +15,56 @@ pub struct Assignment {
     pub unmatched_cols: Vec<usize>,
 }
 
+/// Costs are solved as integers in millionths.
+const SCALE: f64 = 1e6;
+
 /// Assigns rows to columns minimising the total cost of `cost[r][c]` (row-major, `rows × cols`),
 /// only with pairs whose cost is `<= gate`. Non-finite costs are never matched.
 pub fn assign(cost: &[f32], rows: usize, cols: usize, gate: f32) -> Assignment {
     debug_assert_eq!(cost.len(), rows * cols);
-    if rows == 0 || cols == 0 {
-        return Assignment {
-            matches: Vec::new(),
-            unmatched_rows: (0..rows).collect(),
-            unmatched_cols: (0..cols).collect(),
-        };
-    }
-    // Gated pairs cost more than any complete assignment of allowed pairs, so the solver prefers
-    // leaving them out; they are dropped after solving.
-    let forbidden = f64::from(gate.max(0.0)) * (rows.max(cols) as f64 + 1.0) + 1.0;
-    let at = |r: usize, c: usize| {
-        let v = cost[r * cols + c];
-        if v.is_finite() && v <= gate {
-            f64::from(v)
-        } else {
-            forbidden
-        }
-    };
-    // The solver wants rows <= cols: transpose if needed.
-    let transposed = rows > cols;
-    let (n, m) = if transposed {
-        (cols, rows)
-    } else {
-        (rows, cols)
-    };
-    let c = |i: usize, j: usize| if transposed { at(j, i) } else { at(i, j) };
-    let row_of_col = solve(n, m, c);
     let mut out = Assignment::default();
+    if rows > 0 && cols > 0 && cost.len() == rows * cols {
+        let allowed = |v: f32| v.is_finite() && v <= gate;
+        // Gated pairs cost more than any complete assignment of allowed pairs, so the solver
+        // prefers leaving them out; they are dropped after solving.
+        let n = rows.max(cols) as f64 + 1.0;
+        let forbidden = -((f64::from(gate.max(0.0)) * SCALE).ceil() * n + 1.0) as i64;
+        let weight = |v: f32| {
+            if allowed(v) {
+                -(f64::from(v.max(0.0)) * SCALE).round() as i64
+            } else {
+                forbidden
+            }
+        };
+        // Kuhn–Munkres maximises, with no more rows than columns: transpose a tall matrix.
+        let transposed = rows > cols;
+        let (n_rows, n_cols) = if transposed {
+            (cols, rows)
+        } else {
+            (rows, cols)
+        };
+        let weights = Matrix::from_fn(n_rows, n_cols, |(i, j)| {
+            let (r, c) = if transposed { (j, i) } else { (i, j) };
+            weight(cost[r * cols + c])
+        });
+        let (_, col_of_row) = kuhn_munkres(&weights);
+        for (i, j) in col_of_row.into_iter().enumerate() {
+            let (r, c) = if transposed { (j, i) } else { (i, j) };
+            if allowed(cost[r * cols + c]) {
+                out.matches.push((r, c));
+            }
+        }
+        out.matches.sort_unstable();
+    }
     let mut row_used = vec![false; rows];
     let mut col_used = vec![false; cols];
-    for (j, i) in row_of_col.iter().enumerate() {
-        let Some(i) = *i else { continue };
-        let (r, cc) = if transposed { (j, i) } else { (i, j) };
-        if at(r, cc) < forbidden {
-            out.matches.push((r, cc));
-            row_used[r] = true;
-            col_used[cc] = true;
-        }
+    for &(r, c) in &out.matches {
+        row_used[r] = true;
+        col_used[c] = true;
     }
-    out.matches.sort_unstable();
     out.unmatched_rows = (0..rows).filter(|&r| !row_used[r]).collect();
     out.unmatched_cols = (0..cols).filter(|&c| !col_used[c]).collect();
     out
-}
-
-/// Square-or-wide Hungarian (n rows ≤ m cols); returns for each column the row assigned to it.
-fn solve(n: usize, m: usize, cost: impl Fn(usize, usize) -> f64) -> Vec<Option<usize>> {
-    // 1-based potentials and matching, as in the classic formulation.
-    let mut u = vec![0f64; n + 1];
-    let mut v = vec![0f64; m + 1];
-    let mut p = vec![0usize; m + 1];
-    let mut way = vec![0usize; m + 1];
-    for i in 1..=n {
-        p[0] = i;
-        let mut j0 = 0;
-        let mut minv = vec![f64::INFINITY; m + 1];
-        let mut used = vec![false; m + 1];
-        loop {
-            used[j0] = true;
-            let i0 = p[j0];
-            let mut delta = f64::INFINITY;
-            let mut j1 = 0;
-            for j in 1..=m {
-                if used[j] {
-                    continue;
-                }
-                let cur = cost(i0 - 1, j - 1) - u[i0] - v[j];
-                if cur < minv[j] {
-                    minv[j] = cur;
-                    way[j] = j0;
-                }
-                if minv[j] < delta {
-                    delta = minv[j];
-                    j1 = j;
-                }
-            }
-            for j in 0..=m {
-                if used[j] {
-                    u[p[j]] += delta;
-                    v[j] -= delta;
-                } else {
-                    minv[j] -= delta;
-                }
-            }
-            j0 = j1;
-            if p[j0] == 0 {
-                break;
-            }
-        }
-        loop {
-            let j1 = way[j0];
-            p[j0] = p[j1];
-            j0 = j1;
-            if j0 == 0 {
-                break;
-            }
-        }
-    }
-    (1..=m).map(|j| (p[j] != 0).then(|| p[j] - 1)).collect()
 }
 
 #[cfg(test)]

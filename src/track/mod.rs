@@ -3,12 +3,14 @@
 
 mod assign;
 mod kalman;
+mod motion;
 mod params;
 mod tracker;
 
 pub use assign::{Assignment, assign};
 pub use kalman::Kalman;
-pub use params::TrackerParams;
+pub use motion::default_reach;
+pub use params::{LOW_RATE_GAP_S, TrackerParams};
 pub use tracker::Tracker;
 
 #[cfg(test)]

@@ -23,12 +23,7 @@ fn at(frame: u32) -> Duration {
 
 /// Runs frames through a default tracker, returning each frame's tracks.
 fn run(frames: &[Vec<Detection>]) -> Vec<Vec<Track>> {
-    let mut t = Tracker::new(TrackerParams::default());
-    frames
-        .iter()
-        .enumerate()
-        .map(|(i, d)| t.update(at(i as u32), d))
-        .collect()
+    run_at(TrackerParams::default(), FPS, frames)
 }
 
 #[test]
@@ -37,7 +32,7 @@ fn a_straight_path_keeps_one_id_once_confirmed() {
         .map(|i| vec![det(10.0 + 12.0 * i as f32, 50.0, 0.8, 0)])
         .collect();
     let out = run(&frames);
-    let min_hits = TrackerParams::default().min_hits as usize;
+    let min_hits = TrackerParams::default().min_hits_at(1.0 / FPS) as usize;
     for (i, tracks) in out.iter().enumerate() {
         if i + 1 < min_hits {
             assert!(tracks.is_empty(), "frame {i}: not confirmed yet");
@@ -187,4 +182,105 @@ fn time_going_backwards_starts_afresh_with_new_ids() {
     }
     assert_eq!(again.len(), 1);
     assert!(again[0].id > old, "ids are never reused");
+}
+
+/// Runs `frames` at `fps` through a tracker with `params`.
+fn run_at(params: TrackerParams, fps: f32, frames: &[Vec<Detection>]) -> Vec<Vec<Track>> {
+    let mut t = Tracker::new(params);
+    frames
+        .iter()
+        .enumerate()
+        .map(|(i, d)| t.update(Duration::from_secs_f32(i as f32 / fps), d))
+        .collect()
+}
+
+#[test]
+fn a_walker_two_and_a_half_box_widths_a_frame_apart_keeps_one_id_at_2_fps() {
+    // 40 px wide, 100 px further on each analysed frame.
+    let frames: Vec<Vec<Detection>> = (0..12)
+        .map(|i| vec![det(10.0 + 100.0 * i as f32, 50.0, 0.8, 0)])
+        .collect();
+    let out = run_at(TrackerParams::default(), 2.0, &frames);
+    // Under 5 fps a track is confirmed on its second match.
+    assert!(out[0].is_empty());
+    let id = out[1].first().expect("confirmed on the second frame").id;
+    for (i, tracks) in out.iter().enumerate().skip(1) {
+        assert_eq!(tracks.len(), 1, "frame {i}: {tracks:?}");
+        assert_eq!(tracks[0].id, id, "frame {i}: the id changed");
+    }
+    // On overlap alone (the ByteTrack gate) the same walk is never followed.
+    let mut overlap_only = TrackerParams::default();
+    overlap_only.reach.insert("person".into(), 0.0);
+    let out = run_at(overlap_only, 2.0, &frames);
+    assert!(out.iter().all(|t| t.is_empty()), "{out:?}");
+}
+
+/// How often a reported id changes from one walker to the other, walkers told apart by their
+/// true centre on each frame.
+fn swaps(out: &[Vec<Track>], truth: impl Fn(usize) -> [f32; 2]) -> usize {
+    let mut owner = std::collections::HashMap::new();
+    let mut swaps = 0;
+    for (i, tracks) in out.iter().enumerate() {
+        let [a, b] = truth(i);
+        for t in tracks {
+            let cx = (t.bbox.x1 + t.bbox.x2) / 2.0;
+            let who = usize::from((cx - a).abs() > (cx - b).abs());
+            if owner.insert(t.id, who).is_some_and(|w| w != who) {
+                swaps += 1;
+            }
+        }
+    }
+    swaps
+}
+
+#[test]
+fn crossing_paths_swap_no_more_often_at_2_fps_than_at_10() {
+    // Two walkers 60 px/s towards each other, their boxes overlapping as they pass.
+    let walk = |fps: f32, n: usize| -> (Vec<Vec<Detection>>, Vec<[f32; 2]>) {
+        (0..n)
+            .map(|i| {
+                let s = i as f32 / fps;
+                let (a, b) = (20.0 + 60.0 * s, 620.0 - 60.0 * s);
+                (
+                    vec![det(a, 50.0, 0.85, 0), det(b, 62.0, 0.8, 0)],
+                    [a + 20.0, b + 20.0],
+                )
+            })
+            .unzip()
+    };
+    let (f10, t10) = walk(10.0, 100);
+    let (f2, t2) = walk(2.0, 20);
+    let s10 = swaps(&run_at(TrackerParams::default(), 10.0, &f10), |i| t10[i]);
+    let s2 = swaps(&run_at(TrackerParams::default(), 2.0, &f2), |i| t2[i]);
+    assert!(s2 <= s10, "{s2} swaps at 2 fps, {s10} at 10 fps");
+    // And both end with two tracks, each on its own walker's side.
+    let end = run_at(TrackerParams::default(), 2.0, &f2);
+    assert_eq!(end[19].len(), 2, "{:?}", end[19]);
+}
+
+#[test]
+fn a_one_frame_false_positive_far_away_does_not_steal_a_track() {
+    // A walker at 2 fps; on frame 6 they are missed and a detection appears three box sizes
+    // from where they would be.
+    let frames: Vec<Vec<Detection>> = (0..12)
+        .map(|i| {
+            let x = 10.0 + 40.0 * i as f32;
+            if i == 6 {
+                vec![det(x + 190.0, 50.0, 0.9, 0)]
+            } else {
+                vec![det(x, 50.0, 0.8, 0)]
+            }
+        })
+        .collect();
+    let out = run_at(TrackerParams::default(), 2.0, &frames);
+    let id = out[5][0].id;
+    assert!(
+        out[6].iter().all(|t| t.id != id),
+        "the walker's track jumped to the false positive: {:?}",
+        out[6]
+    );
+    for tracks in &out[7..] {
+        assert_eq!(tracks.len(), 1, "{tracks:?}");
+        assert_eq!(tracks[0].id, id, "the walker's id is kept after the miss");
+    }
 }

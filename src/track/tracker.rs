@@ -1,9 +1,11 @@
 //! ByteTrack-class multi-object tracker. Pure: detections and their stream time in, tracks out.
 //!
-//! Each frame: predict every track to the frame's time; match high-score detections to tracked and
-//! lost tracks (Hungarian on 1 − IoU, same class only); match low-score detections to the tracked
-//! ones still unmatched; confirm tentative tracks after `min_hits` consecutive matches; start tracks
-//! from unmatched confident detections; forget lost tracks after `lost_timeout_s`.
+//! Each frame: predict every track to the frame's time (the real time gap, so the analysis rate
+//! does not matter to the motion model); match high-score detections to tracked and lost tracks
+//! (Hungarian, same class only, on IoU or, where boxes no longer overlap, on a motion-gated centre
+//! distance: see [`motion`](super::motion)); match low-score detections to the tracked ones still
+//! unmatched, on IoU only; confirm tentative tracks after `min_hits` consecutive matches; start
+//! tracks from unmatched confident detections; forget lost tracks after `lost_timeout_s`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +13,8 @@ use std::time::Duration;
 use super::TrackerParams;
 use super::assign::assign;
 use super::kalman::Kalman;
-use crate::types::{BBox, Detection, Track};
+use super::motion::{self, Gate};
+use crate::types::{Detection, Track};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -36,6 +39,14 @@ struct Tracklet {
     last_seen: Duration,
 }
 
+/// A track seen once has no velocity yet: its prediction stands still, so its gate reaches this
+/// many times further (its second sighting at 2 fps may be two box sizes on).
+const UNKNOWN_VELOCITY: f32 = 2.0;
+
+/// Matched (track index, detection index) pairs, unmatched track indices, unmatched detection
+/// indices.
+type Matching = (Vec<(usize, usize)>, Vec<usize>, Vec<usize>);
+
 /// The tracker of one camera.
 #[derive(Debug, Clone)]
 pub struct Tracker {
@@ -43,6 +54,8 @@ pub struct Tracker {
     tracks: Vec<Tracklet>,
     next_id: u64,
     last_time: Option<Duration>,
+    /// Seconds between the last two analysed frames.
+    frame_gap_s: f32,
 }
 
 impl Tracker {
@@ -53,6 +66,7 @@ impl Tracker {
             tracks: Vec::new(),
             next_id: 1,
             last_time: None,
+            frame_gap_s: 0.0,
         }
     }
 
@@ -80,6 +94,9 @@ impl Tracker {
         }
         let dt = self.last_time.map_or(0.0, |t| (time - t).as_secs_f32());
         self.last_time = Some(time);
+        if dt > 0.0 {
+            self.frame_gap_s = dt;
+        }
         for t in &mut self.tracks {
             if t.phase != Phase::Tracked {
                 t.kf.freeze_height();
@@ -94,7 +111,7 @@ impl Tracker {
 
         // 1. High-score detections against confirmed tracks, tracked or lost.
         let confirmed: Vec<usize> = self.indices(|ph| ph != Phase::Tentative);
-        let (m1, left_tracks, left_high) = self.associate(&confirmed, &high, p.match_iou);
+        let (m1, left_tracks, left_high) = self.associate(&confirmed, &high, p.match_iou, time);
         for (ti, di) in m1 {
             self.hit(ti, high[di], time);
         }
@@ -103,7 +120,7 @@ impl Tracker {
             .into_iter()
             .filter(|&i| self.tracks[i].phase == Phase::Tracked)
             .collect();
-        let (m2, unmatched, _) = self.associate(&still_tracked, &low, p.low_match_iou);
+        let (m2, unmatched, _) = self.associate_overlap(&still_tracked, &low, p.low_match_iou);
         for (ti, di) in m2 {
             self.hit(ti, low[di], time);
         }
@@ -113,7 +130,7 @@ impl Tracker {
         // 3. Remaining high-score detections against tentative tracks; a miss ends a tentative track.
         let tentative: Vec<usize> = self.indices(|ph| ph == Phase::Tentative);
         let high_left: Vec<&Detection> = left_high.iter().map(|&i| high[i]).collect();
-        let (m3, dead, new_dets) = self.associate(&tentative, &high_left, p.match_iou);
+        let (m3, dead, new_dets) = self.associate(&tentative, &high_left, p.match_iou, time);
         for (ti, di) in m3 {
             self.hit(ti, high_left[di], time);
         }
@@ -157,27 +174,57 @@ impl Tracker {
             .collect()
     }
 
-    /// Matches `tracks` (indices) with `dets` at IoU ≥ `min_iou`, same class only. Returns the
-    /// matched (track index, detection index) pairs, the unmatched track indices and the
-    /// unmatched detection indices.
+    /// Matches `tracks` (indices) with `dets`, same class only: first at IoU ≥ `min_iou`, then
+    /// the tracks and detections left over within the class's motion gate (so a match on distance
+    /// never displaces one on overlap). Returns the matched (track index, detection index) pairs,
+    /// the unmatched track indices and the unmatched detection indices.
     fn associate(
         &self,
         tracks: &[usize],
         dets: &[&Detection],
         min_iou: f32,
-    ) -> (Vec<(usize, usize)>, Vec<usize>, Vec<usize>) {
-        let predicted: Vec<BBox> = tracks.iter().map(|&i| self.tracks[i].kf.bbox()).collect();
+        time: Duration,
+    ) -> Matching {
+        let (mut matched, left_tracks, left_dets) = self.associate_overlap(tracks, dets, min_iou);
+        let rest: Vec<&Detection> = left_dets.iter().map(|&i| dets[i]).collect();
+        let (far, left_tracks, left_rest) = self.solve(&left_tracks, &rest, |t| Gate {
+            min_iou: f32::INFINITY,
+            reach: self.params.reach_of(&t.label) * if t.hits < 2 { UNKNOWN_VELOCITY } else { 1.0 },
+            gap_s: time.saturating_sub(t.last_seen).as_secs_f32(),
+        });
+        matched.extend(far.into_iter().map(|(t, d)| (t, left_dets[d])));
+        let left_dets = left_rest.into_iter().map(|d| left_dets[d]).collect();
+        (matched, left_tracks, left_dets)
+    }
+
+    /// [`associate`](Self::associate) on overlap only (IoU ≥ `min_iou`).
+    fn associate_overlap(&self, tracks: &[usize], dets: &[&Detection], min_iou: f32) -> Matching {
+        self.solve(tracks, dets, |_| Gate {
+            min_iou,
+            reach: 0.0,
+            gap_s: 0.0,
+        })
+    }
+
+    fn solve(
+        &self,
+        tracks: &[usize],
+        dets: &[&Detection],
+        gate: impl Fn(&Tracklet) -> Gate,
+    ) -> Matching {
         let mut cost = Vec::with_capacity(tracks.len() * dets.len());
-        for (k, &ti) in tracks.iter().enumerate() {
+        for &ti in tracks {
+            let t = &self.tracks[ti];
+            let (predicted, gate) = (t.kf.bbox(), gate(t));
             for d in dets {
-                cost.push(if d.class_id == self.tracks[ti].class_id {
-                    1.0 - predicted[k].iou(&d.bbox)
+                cost.push(if d.class_id == t.class_id {
+                    motion::cost(&predicted, &d.bbox, &gate)
                 } else {
                     f32::INFINITY
                 });
             }
         }
-        let a = assign(&cost, tracks.len(), dets.len(), 1.0 - min_iou);
+        let a = assign(&cost, tracks.len(), dets.len(), motion::MAX_COST);
         (
             a.matches.iter().map(|&(r, c)| (tracks[r], c)).collect(),
             a.unmatched_rows.iter().map(|&r| tracks[r]).collect(),
@@ -186,7 +233,7 @@ impl Tracker {
     }
 
     fn hit(&mut self, i: usize, d: &Detection, time: Duration) {
-        let min_hits = self.params.min_hits;
+        let min_hits = self.params.min_hits_at(self.frame_gap_s);
         let t = &mut self.tracks[i];
         t.kf.update(&d.bbox);
         t.score = d.score;
@@ -199,7 +246,7 @@ impl Tracker {
     }
 
     fn start(&mut self, d: &Detection, time: Duration) {
-        let phase = if self.params.min_hits <= 1 {
+        let phase = if self.params.min_hits_at(self.frame_gap_s) <= 1 {
             Phase::Tracked
         } else {
             Phase::Tentative
