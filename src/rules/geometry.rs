@@ -75,6 +75,29 @@ pub fn segments_intersect(p1: Point, p2: Point, q1: Point, q2: Point) -> bool {
     on(q1, q2, p1, d1) || on(q1, q2, p2, d2) || on(p1, p2, q1, d3) || on(p1, p2, q2, d4)
 }
 
+/// Where the segment `ab` crosses the edges of `polygon`, as fractions of the way from `a` to `b`,
+/// in order (parallel edges are not counted).
+pub fn boundary_crossings(a: Point, b: Point, polygon: &[Point]) -> Vec<f32> {
+    let (dx, dy) = b.sub(a);
+    let n = polygon.len();
+    let mut out: Vec<f32> = (0..n)
+        .filter_map(|i| {
+            let (q1, q2) = (polygon[i], polygon[(i + 1) % n]);
+            let (ex, ey) = q2.sub(q1);
+            let denom = dx * ey - dy * ex;
+            if denom.abs() < 1e-12 {
+                return None;
+            }
+            let (wx, wy) = q1.sub(a);
+            let t = (wx * ey - wy * ex) / denom;
+            let u = (wx * dy - wy * dx) / denom;
+            ((0.0..=1.0).contains(&t) && (0.0..=1.0).contains(&u)).then_some(t)
+        })
+        .collect();
+    out.sort_by(f32::total_cmp);
+    out
+}
+
 /// Distance from `p` to the segment `ab`.
 pub fn distance_to_segment(p: Point, a: Point, b: Point) -> f32 {
     let (abx, aby) = b.sub(a);

@@ -15,12 +15,13 @@ use crate::types::BBox;
 /// How far from its predicted position an object may be and still match, as the radius of the
 /// gate in units of the box's size `√(w·h)`: `NEAR + reach × min(gap, MAX_GAP_S)`, `reach` being
 /// in sizes per second. Tuned on vtest.avi at 10, 5, 3 and 2 analysed frames per second with the
-/// four shipped models: a wider gate at 10 fps lets neighbours in a crowd trade ids.
-const NEAR: f32 = 0.2;
+/// four shipped models: a wider gate at 10 fps lets neighbours in a crowd trade ids, a longer
+/// growth hands lost tracks to passers-by.
+const NEAR: f32 = 0.1;
 
 /// The gate stops growing after this many seconds unseen: beyond it the Kalman prediction carries
 /// a lost track, and a gate still growing would hand it whoever walks by.
-const MAX_GAP_S: f32 = 0.5;
+const MAX_GAP_S: f32 = 0.35;
 
 /// A detection whose height differs from the prediction by more than this factor (either way) is
 /// not matched on distance: at a distance only similar sizes are the same object.
@@ -71,15 +72,15 @@ fn centre(b: &BBox) -> (f32, f32) {
 }
 
 /// Built-in reach (box sizes per second) by COCO label: how far an object of the class can get
-/// from a constant-velocity prediction. People (tuned on vtest.avi): 1.5, a walker covering about
-/// one of their sizes a second. Vehicles (not tuned here, no traffic footage at hand): a car seen
+/// from a constant-velocity prediction. People (tuned on vtest.avi): 2, a walker covering about one
+/// of their sizes a second and able to run twice that. Vehicles (not tuned here, no traffic footage at hand): a car seen
 /// from the front, its box about as wide as it is high, covers eight of its sizes a second at
 /// 50 km/h; a bicycle about four.
 pub fn default_reach(label: &str) -> f32 {
     match label {
         "car" | "motorcycle" | "bus" | "truck" | "train" => 8.0,
         "bicycle" => 4.0,
-        _ => 1.5,
+        _ => 2.0,
     }
 }
 
@@ -90,7 +91,7 @@ mod tests {
     fn gate(gap_s: f32) -> Gate {
         Gate {
             min_iou: 0.2,
-            reach: 1.5,
+            reach: 2.0,
             gap_s,
         }
     }
@@ -108,12 +109,12 @@ mod tests {
     #[test]
     fn the_gate_grows_with_the_time_gap() {
         let pred = BBox::new(0., 0., 40., 100.);
-        // Size √(40·100) ≈ 63 px: the radius is 0.35 sizes (22 px) after 0.1 s, 0.95 sizes
-        // (60 px) after 0.5 s, and grows no further.
-        let far = BBox::new(55., 0., 95., 100.);
+        // Size √(40·100) ≈ 63 px: the radius is 0.3 sizes (19 px) after 0.1 s, 0.8 sizes
+        // (51 px) after 0.35 s, and grows no further.
+        let far = BBox::new(45., 0., 85., 100.);
         assert!(cost(&pred, &far, &gate(0.1)).is_infinite());
         assert!(cost(&pred, &far, &gate(0.5)).is_finite());
-        let further = BBox::new(70., 0., 110., 100.);
+        let further = BBox::new(60., 0., 100., 100.);
         assert!(cost(&pred, &further, &gate(5.0)).is_infinite());
     }
 

@@ -29,7 +29,7 @@ pub struct TrackerParams {
     /// Per class (by label), how far an object may move from its predicted position between two
     /// analysed frames and still keep its track when the boxes no longer overlap, in box sizes
     /// per second; 0 matches that class on overlap only. Classes not named keep their built-in
-    /// value (1.5 for people and anything else, 4 for bicycles, 8 for motor vehicles).
+    /// value (2 for people and anything else, 4 for bicycles, 8 for motor vehicles).
     pub reach: BTreeMap<String, f32>,
 }
 

