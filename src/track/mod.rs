@@ -9,8 +9,7 @@ mod tracker;
 
 pub use assign::{Assignment, assign};
 pub use kalman::Kalman;
-pub use motion::default_reach;
-pub use params::{LOW_RATE_GAP_S, TrackerParams};
+pub use params::TrackerParams;
 pub use tracker::Tracker;
 
 #[cfg(test)]

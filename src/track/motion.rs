@@ -7,8 +7,8 @@
 //! that grows with the box's size and with the time since the track was last seen (the idea of
 //! OC-SORT's and C-BIoU's enlarged matching space, in the units of the object's own size): the
 //! Kalman prediction over the real time gap places the box, the radius covers what the prediction
-//! cannot know (a new track's speed, a turn, a stop). Every overlap-based pair is preferred to
-//! every distance-based one.
+//! cannot know (a new track's speed, a turn, a stop). The tracker matches on overlap first and on
+//! distance only what is left, so a distance-based pair never displaces an overlap-based one.
 
 use crate::types::BBox;
 
@@ -27,29 +27,25 @@ const MAX_GAP_S: f32 = 0.35;
 /// not matched on distance: at a distance only similar sizes are the same object.
 const MAX_SCALE_CHANGE: f32 = 1.6;
 
-/// The motion gate of one track on one frame.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Gate {
-    /// Minimum IoU for an overlap-based match.
-    pub min_iou: f32,
-    /// Reach of a distance-based match in box sizes per second; 0 disables them.
-    pub reach: f32,
-    /// Seconds since the track was last matched.
-    pub gap_s: f32,
+/// The largest cost [`overlap_cost`] and [`distance_cost`] return for a pair they allow.
+pub const MAX_COST: f32 = 1.0;
+
+/// The cost of matching a track predicted at `pred` with a detection at `det` on overlap:
+/// `1 − IoU` when the IoU reaches `min_iou`, else infinite (never matched).
+pub fn overlap_cost(pred: &BBox, det: &BBox, min_iou: f32) -> f32 {
+    let iou = pred.iou(det);
+    if iou >= min_iou && iou > 0.0 {
+        1.0 - iou
+    } else {
+        f32::INFINITY
+    }
 }
 
-/// The largest cost [`cost`] returns for a match it allows.
-pub const MAX_COST: f32 = 2.0;
-
-/// The cost of matching a track predicted at `pred` with a detection at `det`: `1 − IoU` (below 1)
-/// when the IoU reaches `gate.min_iou`; else `1 + d / r` (1 to 2) when the centres are `d ≤ r`
-/// apart, `r` the gate's radius, and the sizes alike; else infinite (never matched).
-pub fn cost(pred: &BBox, det: &BBox, gate: &Gate) -> f32 {
-    let iou = pred.iou(det);
-    if iou >= gate.min_iou && iou > 0.0 {
-        return 1.0 - iou;
-    }
-    if gate.reach <= 0.0 {
+/// The cost of matching them on distance, for a track last matched `gap_s` seconds ago whose class
+/// has `reach` (box sizes per second): `d / r` when the centres are `d ≤ r` apart, `r` the gate's
+/// radius, and the sizes alike; else infinite. A `reach` of 0 never matches.
+pub fn distance_cost(pred: &BBox, det: &BBox, reach: f32, gap_s: f32) -> f32 {
+    if reach <= 0.0 {
         return f32::INFINITY;
     }
     let (ph, dh) = (pred.height().max(1e-3), det.height().max(1e-3));
@@ -57,11 +53,11 @@ pub fn cost(pred: &BBox, det: &BBox, gate: &Gate) -> f32 {
         return f32::INFINITY;
     }
     let size = (pred.width().max(1e-3) * ph).sqrt();
-    let radius = size * (NEAR + gate.reach * gate.gap_s.clamp(0.0, MAX_GAP_S));
+    let radius = size * (NEAR + reach * gap_s.clamp(0.0, MAX_GAP_S));
     let (pc, dc) = (centre(pred), centre(det));
     let d = (pc.0 - dc.0).hypot(pc.1 - dc.1);
     if d <= radius {
-        1.0 + d / radius
+        d / radius
     } else {
         f32::INFINITY
     }
@@ -88,22 +84,17 @@ pub fn default_reach(label: &str) -> f32 {
 mod tests {
     use super::*;
 
-    fn gate(gap_s: f32) -> Gate {
-        Gate {
-            min_iou: 0.2,
-            reach: 2.0,
-            gap_s,
-        }
-    }
+    const REACH: f32 = 2.0;
 
     #[test]
-    fn overlap_is_cheaper_than_any_distance_match() {
+    fn overlap_costs_follow_the_iou_down_to_its_minimum() {
         let pred = BBox::new(0., 0., 40., 100.);
-        let overlapping = BBox::new(10., 0., 50., 100.);
-        let near = BBox::new(42., 0., 82., 100.);
-        let c1 = cost(&pred, &overlapping, &gate(0.1));
-        let c2 = cost(&pred, &near, &gate(0.5));
-        assert!(c1 < 1.0 && (1.0..=MAX_COST).contains(&c2), "{c1} {c2}");
+        let c = overlap_cost(&pred, &BBox::new(10., 0., 50., 100.), 0.2);
+        assert!((c - 0.4).abs() < 1e-4, "{c}");
+        assert!(overlap_cost(&pred, &BBox::new(35., 0., 75., 100.), 0.2).is_infinite());
+        assert!(overlap_cost(&pred, &BBox::new(42., 0., 82., 100.), 0.0).is_infinite());
+        let near = distance_cost(&pred, &BBox::new(42., 0., 82., 100.), REACH, 0.5);
+        assert!((0.0..=MAX_COST).contains(&near), "{near}");
     }
 
     #[test]
@@ -112,21 +103,17 @@ mod tests {
         // Size √(40·100) ≈ 63 px: the radius is 0.3 sizes (19 px) after 0.1 s, 0.8 sizes
         // (51 px) after 0.35 s, and grows no further.
         let far = BBox::new(45., 0., 85., 100.);
-        assert!(cost(&pred, &far, &gate(0.1)).is_infinite());
-        assert!(cost(&pred, &far, &gate(0.5)).is_finite());
+        assert!(distance_cost(&pred, &far, REACH, 0.1).is_infinite());
+        assert!(distance_cost(&pred, &far, REACH, 0.5).is_finite());
         let further = BBox::new(60., 0., 100., 100.);
-        assert!(cost(&pred, &further, &gate(5.0)).is_infinite());
+        assert!(distance_cost(&pred, &further, REACH, 5.0).is_infinite());
     }
 
     #[test]
     fn a_different_size_never_matches_on_distance() {
         let pred = BBox::new(0., 0., 40., 100.);
         let small = BBox::new(50., 0., 70., 40.);
-        assert!(cost(&pred, &small, &gate(1.0)).is_infinite());
-        let off = Gate {
-            reach: 0.0,
-            ..gate(1.0)
-        };
-        assert!(cost(&pred, &BBox::new(50., 0., 90., 100.), &off).is_infinite());
+        assert!(distance_cost(&pred, &small, REACH, 1.0).is_infinite());
+        assert!(distance_cost(&pred, &BBox::new(50., 0., 90., 100.), 0.0, 1.0).is_infinite());
     }
 }

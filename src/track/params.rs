@@ -108,4 +108,4 @@ impl TrackerParams {
 }
 
 /// Frames further apart than this (under 5 analysed per second) confirm a track on fewer matches.
-pub const LOW_RATE_GAP_S: f32 = 0.21;
+const LOW_RATE_GAP_S: f32 = 0.21;

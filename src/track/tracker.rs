@@ -13,8 +13,8 @@ use std::time::Duration;
 use super::TrackerParams;
 use super::assign::assign;
 use super::kalman::Kalman;
-use super::motion::{self, Gate};
-use crate::types::{Detection, Track};
+use super::motion;
+use crate::types::{BBox, Detection, Track};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -187,10 +187,10 @@ impl Tracker {
     ) -> Matching {
         let (mut matched, left_tracks, left_dets) = self.associate_overlap(tracks, dets, min_iou);
         let rest: Vec<&Detection> = left_dets.iter().map(|&i| dets[i]).collect();
-        let (far, left_tracks, left_rest) = self.solve(&left_tracks, &rest, |t| Gate {
-            min_iou: f32::INFINITY,
-            reach: self.params.reach_of(&t.label) * if t.hits < 2 { UNKNOWN_VELOCITY } else { 1.0 },
-            gap_s: time.saturating_sub(t.last_seen).as_secs_f32(),
+        let (far, left_tracks, left_rest) = self.solve(&left_tracks, &rest, |t, pred, det| {
+            let unknown = if t.hits < 2 { UNKNOWN_VELOCITY } else { 1.0 };
+            let gap_s = time.saturating_sub(t.last_seen).as_secs_f32();
+            motion::distance_cost(pred, det, self.params.reach_of(&t.label) * unknown, gap_s)
         });
         matched.extend(far.into_iter().map(|(t, d)| (t, left_dets[d])));
         let left_dets = left_rest.into_iter().map(|d| left_dets[d]).collect();
@@ -199,10 +199,8 @@ impl Tracker {
 
     /// [`associate`](Self::associate) on overlap only (IoU ≥ `min_iou`).
     fn associate_overlap(&self, tracks: &[usize], dets: &[&Detection], min_iou: f32) -> Matching {
-        self.solve(tracks, dets, |_| Gate {
-            min_iou,
-            reach: 0.0,
-            gap_s: 0.0,
+        self.solve(tracks, dets, |_, pred, det| {
+            motion::overlap_cost(pred, det, min_iou)
         })
     }
 
@@ -210,15 +208,15 @@ impl Tracker {
         &self,
         tracks: &[usize],
         dets: &[&Detection],
-        gate: impl Fn(&Tracklet) -> Gate,
+        pair_cost: impl Fn(&Tracklet, &BBox, &BBox) -> f32,
     ) -> Matching {
         let mut cost = Vec::with_capacity(tracks.len() * dets.len());
         for &ti in tracks {
             let t = &self.tracks[ti];
-            let (predicted, gate) = (t.kf.bbox(), gate(t));
+            let predicted = t.kf.bbox();
             for d in dets {
                 cost.push(if d.class_id == t.class_id {
-                    motion::cost(&predicted, &d.bbox, &gate)
+                    pair_cost(t, &predicted, &d.bbox)
                 } else {
                     f32::INFINITY
                 });

@@ -196,25 +196,21 @@ impl ZoneMonitor {
             }
             let p = self.cfg.anchor.of(t, meta.width, meta.height);
             let clearly = self.clearly(p);
-            // Where on the path since the last frame the zone's edge was crossed, in stream time:
-            // entries and exits are dated there, so dwell times do not depend on the frame rate.
-            let path = self.last.insert(t.id, (p, now)).map(|(from, at)| {
-                let span = now.saturating_sub(at);
-                let times: Vec<Duration> = boundary_crossings(from, p, &self.cfg.points)
-                    .into_iter()
-                    .map(|f| at + span.mul_f32(f))
-                    .collect();
-                (from, times)
-            });
-            let first = path.as_ref().and_then(|(_, c)| c.first().copied());
-            let last = path.as_ref().and_then(|(_, c)| c.last().copied());
+            // Entries and exits are dated where the path since the last frame crossed the zone's
+            // edge (fractions of the way), so dwell times do not depend on the frame rate.
+            let prev = self.last.insert(t.id, (p, now));
+            let when = |f: f32| prev.map_or(now, |(_, at)| at + now.saturating_sub(at).mul_f32(f));
+            let cuts = || {
+                prev.map(|(from, _)| boundary_crossings(from, p, &self.cfg.points))
+                    .unwrap_or_default()
+            };
             match (self.inside.get_mut(&t.id), clearly) {
                 (None, Some(true)) => {
                     self.inside.insert(
                         t.id,
                         Stay {
                             class: t.label.to_string(),
-                            since: last.unwrap_or(now),
+                            since: cuts().last().map_or(now, |&f| when(f)),
                             last_seen: now,
                             loitering: false,
                             intruded: false,
@@ -226,10 +222,11 @@ impl ZoneMonitor {
                     });
                 }
                 (Some(stay), Some(false)) => {
+                    let left = cuts().last().map_or(now, |&f| when(f));
                     events.push(ZoneEventKind::Exit {
                         track_id: t.id,
                         class: stay.class.clone(),
-                        dwell: last.unwrap_or(now).saturating_sub(stay.since),
+                        dwell: left.saturating_sub(stay.since),
                     });
                     self.inside.remove(&t.id);
                 }
@@ -237,11 +234,14 @@ impl ZoneMonitor {
                 // Clearly outside now and on the last frame, but the path between cut through the
                 // zone (a fast object, a low analysis rate): it went in and out between frames.
                 (None, Some(false)) => {
-                    if let Some((from, times)) = &path
-                        && let (Some(a), Some(b)) = (first, last)
-                        && times.len() >= 2
-                        && self.clearly(*from) == Some(false)
-                        && self.passes_through(*from, p)
+                    let Some((from, _)) =
+                        prev.filter(|(from, _)| self.clearly(*from) == Some(false))
+                    else {
+                        continue;
+                    };
+                    let c = cuts();
+                    if let (Some(&a), Some(&b)) = (c.first(), c.last())
+                        && self.runs_inside(from, p, &c)
                     {
                         let class = t.label.to_string();
                         events.push(ZoneEventKind::Enter {
@@ -251,7 +251,7 @@ impl ZoneMonitor {
                         events.push(ZoneEventKind::Exit {
                             track_id: t.id,
                             class,
-                            dwell: b.saturating_sub(a),
+                            dwell: when(b).saturating_sub(when(a)),
                         });
                     }
                 }
@@ -362,11 +362,10 @@ impl ZoneMonitor {
             .collect()
     }
 
-    /// Whether the straight path `a → b` runs clearly inside the zone somewhere between its first
-    /// two crossings of the edge.
-    fn passes_through(&self, a: Point, b: Point) -> bool {
-        let c = boundary_crossings(a, b, &self.cfg.points);
-        c.windows(2).any(|w| {
+    /// Whether the straight path `a → b` runs clearly inside the zone somewhere between two of its
+    /// crossings of the edge, `cuts` (fractions of the way, in order).
+    fn runs_inside(&self, a: Point, b: Point, cuts: &[f32]) -> bool {
+        cuts.windows(2).any(|w| {
             let m = (w[0] + w[1]) / 2.0;
             let p = Point::new(a.x + (b.x - a.x) * m, a.y + (b.y - a.y) * m);
             self.clearly(p) == Some(true)
