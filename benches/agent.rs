@@ -23,11 +23,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use roadeye::agent::sink::SinkFuture;
+use roadeye::agent::{Agent, Command, Settings, Sink};
 use roadeye::config::LoadedConfig;
 use roadeye::infer::{InferenceOptions, LoadedSpec, ModelRunner, OrtRuntime};
-use roadeye::ops::{Board, Metrics};
-use roadeye::pipeline::{Agent, Hooks, Output, cores};
-use roadeye::publish::{Encoder, Link, LinkSettings, Message, Origin};
+use roadeye::pipeline::{Output, cores};
 use roadeye::source::{GstPixels, Pipeline, SourceSettings, Transport};
 use roadeye::types::{CameraId, FramePixels, RgbView};
 
@@ -320,104 +320,77 @@ fn stage_means(text: &str) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// Frame → tracks of every analysed frame, while counting.
+struct Probe {
+    counting: Arc<std::sync::atomic::AtomicBool>,
+    tracks_ms: Arc<Mutex<Vec<f64>>>,
+}
+
+impl Sink for Probe {
+    fn emit<'a>(&'a mut self, o: &'a Output) -> SinkFuture<'a> {
+        if let Output::Tracks(t) = o
+            && self.counting.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            let ms = t.meta.arrived.elapsed().as_secs_f64() * 1000.0;
+            self.tracks_ms.lock().expect("lock").push(ms);
+        }
+        Box::pin(async { Ok(()) })
+    }
+
+    fn close(self: Box<Self>, _grace: Duration) -> SinkFuture<'static> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
 async fn agent_run(rt: &'static OrtRuntime, cfg: &LoadedConfig, warm: f64, secs: f64) -> Run {
-    let board = Arc::new(Board::default());
-    let metrics = Arc::new(Metrics::new(Arc::clone(&board)));
+    let settings = Settings {
+        summary_every: Duration::from_secs(5),
+        flush: Duration::from_secs(1),
+    };
+    let mut agent = Agent::start(cfg, rt, settings)
+        .await
+        .expect("start the agent");
     let stored: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let tracks: Arc<Mutex<Vec<f64>>> = Arc::default();
     let counting = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (s2, c2) = (Arc::clone(&stored), Arc::clone(&counting));
-    let m2 = Arc::clone(&metrics);
-    let link = Link::start(
-        LinkSettings::from_config(cfg)
-            .expect("link settings")
-            .expect("an [mqtt] section"),
-        Box::new(move |m: &Message| {
-            if let Some(o) = &m.origin {
-                let secs = o.at.elapsed().as_secs_f64();
-                m2.observe("stored", &o.camera, secs);
-                if c2.load(std::sync::atomic::Ordering::SeqCst) {
-                    s2.lock().expect("lock").push(secs * 1000.0);
-                }
-            }
-        }),
-    )
-    .expect("start the link");
-    let m3 = Arc::clone(&metrics);
-    link.on_delivered(Box::new(move |o: &Origin| {
-        m3.observe("delivered", &o.camera, o.at.elapsed().as_secs_f64());
+    let metrics = agent.metrics();
+    metrics.listen(Box::new(move |stage, _camera, secs| {
+        if stage == "stored" && c2.load(std::sync::atomic::Ordering::SeqCst) {
+            s2.lock().expect("lock").push(secs * 1000.0);
+        }
     }));
-    let hooks = Hooks {
-        metrics: Some(Arc::clone(&metrics)),
-        snapshots: None,
-        board: Arc::clone(&board),
-    };
-    let (agent, mut rx) = Agent::start_with(cfg, rt, hooks).expect("start the agent");
-    let site = &cfg.config.site;
-    let mut encoder = Encoder::new(
-        roadeye::publish::message::DEFAULT_PREFIX,
-        &site.id,
-        &site.device,
-    );
-    let mut arrived: HashMap<CameraId, Instant> = HashMap::new();
-    let mut tracks_ms = Vec::new();
-    let begin = Instant::now();
-    let t0 = begin + Duration::from_secs_f64(warm);
-    let t1 = t0 + Duration::from_secs_f64(secs);
-    let mut first: Option<Vec<(CameraId, u64, u64)>> = None;
-    let snapshot = |a: &Agent| -> Vec<(CameraId, u64, u64)> {
-        a.statuses()
+    agent.add_sink(Box::new(Probe {
+        counting: Arc::clone(&counting),
+        tracks_ms: Arc::clone(&tracks),
+    }));
+    let board = agent.board();
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let running = tokio::spawn(agent.run(rx));
+    let snapshot = || -> Vec<(CameraId, u64, u64)> {
+        board
+            .cameras()
             .into_iter()
             .map(|(id, s)| (id, s.frames_analysed, s.frames_dropped))
             .collect()
     };
-    let mut started_at = t0;
-    loop {
-        let now = Instant::now();
-        if first.is_none() && now >= t0 {
-            first = Some(snapshot(&agent));
-            started_at = now;
-            counting.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
-        if now >= t1 {
-            break;
-        }
-        let wait = tokio::time::sleep(Duration::from_millis(50));
-        let o = tokio::select! {
-            o = rx.recv() => o,
-            () = wait => continue,
-        };
-        let Some(o) = o else { break };
-        match o {
-            Output::Tracks(t) => {
-                if first.is_some() {
-                    tracks_ms.push(t.meta.arrived.elapsed().as_secs_f64() * 1000.0);
-                }
-                arrived.insert(Arc::clone(&t.meta.camera), t.meta.arrived);
-            }
-            Output::Event(e) => {
-                let origin = arrived.get(e.camera.as_str()).map(|at| Origin {
-                    camera: Arc::from(e.camera.as_str()),
-                    at: *at,
-                });
-                let m = encoder.event(&e).expect("encode");
-                assert!(
-                    link.send(vec![Message { origin, ..m }]).await,
-                    "the link stopped"
-                );
-            }
-            Output::Stats(s) => {
-                let m = encoder.stats(&s).expect("encode");
-                assert!(link.send(vec![m]).await, "the link stopped");
-            }
-        }
-    }
+    tokio::time::sleep(Duration::from_secs_f64(warm)).await;
+    let first = snapshot();
+    let started_at = Instant::now();
+    counting.store(true, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
     let elapsed = started_at.elapsed().as_secs_f64();
-    let last = snapshot(&agent);
+    let last = snapshot();
     counting.store(false, std::sync::atomic::Ordering::SeqCst);
     let stages = stage_means(&metrics.encode());
-    agent.shutdown_draining(&mut rx, |_| {}).await;
-    let _ = link.shutdown(Duration::from_secs(1)).await;
-    let first = first.unwrap_or_default();
+    tx.send(Command::Stop("the bench is done".into()))
+        .await
+        .expect("the agent runs");
+    running
+        .await
+        .expect("the agent's task")
+        .expect("the agent ran");
+    let tracks_ms = std::mem::take(&mut *tracks.lock().expect("lock"));
     let mut fps = Vec::new();
     let mut dropped = 0;
     for (id, analysed, drops) in &last {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use roadeye::config::LoadedConfig;
 use roadeye::infer::OrtRuntime;
-use roadeye::pipeline::{Agent, Output};
+use roadeye::pipeline::{Output, Pipelines};
 use roadeye::source::sim::CameraSim;
 use roadeye::source::{CameraState, CameraStatus};
 use roadeye::types::Tracks;
@@ -54,7 +54,7 @@ fn config(dir: &Path, cameras: &str) -> LoadedConfig {
     cfg
 }
 
-fn status(agent: &Agent, id: &str) -> CameraStatus {
+fn status(agent: &Pipelines, id: &str) -> CameraStatus {
     agent
         .statuses()
         .into_iter()
@@ -134,7 +134,7 @@ fn an_rtsp_camera_gives_person_tracks_that_last() {
     );
     let rt = OrtRuntime::init(None).expect("ONNX Runtime");
     runtime().block_on(async {
-        let (agent, mut rx) = Agent::start(&cfg, rt).expect("agent");
+        let (agent, mut rx) = Pipelines::start(&cfg, rt).expect("agent");
         let mut seen = Vec::new();
         // A person tracked with one id over at least 2 s of stream time and 8 analysed frames.
         let lasting = |seen: &[Tracks]| {
@@ -200,7 +200,7 @@ fn a_camera_comes_back_within_10_s_of_its_server_restarting() {
     );
     let rt = OrtRuntime::init(None).expect("ONNX Runtime");
     runtime().block_on(async {
-        let (agent, mut rx) = Agent::start(&cfg, rt).expect("agent");
+        let (agent, mut rx) = Pipelines::start(&cfg, rt).expect("agent");
         let mut seen = Vec::new();
         let streaming = wait_for(Duration::from_secs(30), &mut rx, &mut seen, |_| {
             status(&agent, "plaza").frames_analysed >= 3
@@ -273,7 +273,7 @@ fn wrong_credentials_are_reported_without_the_password() {
     );
     let rt = OrtRuntime::init(None).expect("ONNX Runtime");
     runtime().block_on(async {
-        let (agent, mut rx) = Agent::start(&cfg, rt).expect("agent");
+        let (agent, mut rx) = Pipelines::start(&cfg, rt).expect("agent");
         let mut seen = Vec::new();
         let failed = wait_for(Duration::from_secs(20), &mut rx, &mut seen, |_| {
             status(&agent, "plaza").reconnects >= 2
@@ -309,7 +309,7 @@ fn an_unreachable_camera_backs_off_while_another_keeps_streaming() {
     );
     let rt = OrtRuntime::init(None).expect("ONNX Runtime");
     runtime().block_on(async {
-        let (agent, mut rx) = Agent::start(&cfg, rt).expect("agent");
+        let (agent, mut rx) = Pipelines::start(&cfg, rt).expect("agent");
         let mut seen = Vec::new();
         let mut longest_wait = Duration::ZERO;
         let ok = wait_for(Duration::from_secs(40), &mut rx, &mut seen, |_| {
@@ -357,7 +357,7 @@ fn a_file_plays_once_at_its_rate_and_the_camera_ends() {
     );
     let rt = OrtRuntime::init(None).expect("ONNX Runtime");
     runtime().block_on(async {
-        let (agent, mut rx) = Agent::start(&cfg, rt).expect("agent");
+        let (agent, mut rx) = Pipelines::start(&cfg, rt).expect("agent");
         let mut seen = Vec::new();
         let ended = wait_for(Duration::from_secs(30), &mut rx, &mut seen, |_| {
             status(&agent, "clip").state == CameraState::Ended
@@ -411,7 +411,7 @@ fn cameras_sharing_a_model_are_served_fairly() {
     let cfg = config(dir.path(), &format!("{}\n{}", cam("a"), cam("b")));
     let rt = OrtRuntime::init(None).expect("ONNX Runtime");
     runtime().block_on(async {
-        let (agent, mut rx) = Agent::start(&cfg, rt).expect("agent");
+        let (agent, mut rx) = Pipelines::start(&cfg, rt).expect("agent");
         let mut seen = Vec::new();
         let ok = wait_for(Duration::from_secs(60), &mut rx, &mut seen, |_| {
             status(&agent, "a").frames_analysed + status(&agent, "b").frames_analysed >= 24

@@ -4,41 +4,18 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::agent::RunningAgent;
+use common::http_get as get;
 use common::mosquitto::{Mosquitto, Subscriber, free_port};
-
-/// `GET path` on 127.0.0.1:`port`: the status code and body, or `None` if nothing answers.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, body.to_string()))
-}
+use common::wait;
 
 /// The value of the sample `name{labels}` (exact text before the value) in a scrape.
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
-
-/// Waits up to `limit` for `done`, checking every 200 ms.
-fn wait(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
 }
 
 /// A camera on vtest.avi, looping like a live camera, with the test line.
@@ -158,7 +135,9 @@ fn metrics_and_health_follow_the_cameras_and_the_broker() {
     }
     let mean = |name: &str| stage(name, "sum").unwrap_or(0.0) / stage(name, "count").unwrap_or(1.0);
     assert!(
-        mean("inference") > mean("preprocess") && mean("stored") >= mean("inference"),
+        // Means over different frames (stored: only frames with events), so under load only
+        // the orders of magnitude compare.
+        mean("inference") > mean("preprocess") && mean("stored") > mean("preprocess"),
         "implausible stage times: inference {} s, preprocess {} s, stored {} s",
         mean("inference"),
         mean("preprocess"),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use roadeye::config::LoadedConfig;
 use roadeye::infer::OrtRuntime;
-use roadeye::pipeline::{Agent, Output};
+use roadeye::pipeline::{Output, Pipelines};
 use roadeye::rules::{Event, EventKind, IntervalStats};
 
 /// The line of tests/data/vtest-line-counts.md.
@@ -82,7 +82,7 @@ fn replay(cfg: &LoadedConfig) -> Replay {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let (agent, mut rx) = Agent::start(cfg, rt).expect("agent");
+        let (agent, mut rx) = Pipelines::start(cfg, rt).expect("agent");
         let (mut events, mut stats, mut frames, mut most_tracks) = (Vec::new(), Vec::new(), 0, 0);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
         let mut collect = |o: Output| match o {

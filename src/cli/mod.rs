@@ -5,7 +5,6 @@ mod config;
 pub mod detect;
 mod model;
 pub mod progress;
-mod reload;
 pub mod run;
 pub mod sim;
 pub mod snapshot;

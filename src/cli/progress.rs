@@ -54,6 +54,7 @@ pub fn images(n: usize) -> ProgressBar {
 }
 
 /// One bar per camera that plays a file to its end, over the file's length in seconds.
+#[derive(Clone)]
 pub struct FileBars {
     bars: Vec<(String, ProgressBar)>,
 }

@@ -94,6 +94,14 @@ pub struct LoadedConfig {
     /// The folder of that file (`.` for a bare file name): relative paths in the config resolve
     /// against it.
     pub base_dir: PathBuf,
+    /// The revision of the text parsed: the first 12 hex digits of its SHA-256.
+    pub revision: String,
+}
+
+/// The first 12 hex digits of the SHA-256 of `bytes`: a config file's revision.
+pub fn revision(bytes: &[u8]) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, bytes);
+    d.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl LoadedConfig {
@@ -116,6 +124,7 @@ impl LoadedConfig {
             config,
             path: path.to_path_buf(),
             base_dir,
+            revision: revision(text.as_bytes()),
         })
     }
 
@@ -145,5 +154,16 @@ impl Config {
     /// Parses TOML text; the message names the line and the field.
     pub fn parse(text: &str) -> Result<Config, String> {
         toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_revision_is_a_stable_prefix_of_the_sha256() {
+        // SHA-256("abc") = ba7816bf8f01cfea…
+        assert_eq!(revision(b"abc"), "ba7816bf8f01");
     }
 }

@@ -2,35 +2,22 @@
 
 use serde::Serialize;
 
-use crate::publish::LinkReading;
-use crate::source::{CameraState, CameraStatus};
-use crate::types::CameraId;
+use super::board::Reading;
+use crate::publish::CameraHealth;
 
 /// The health report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Health {
-    /// `ok`: every camera streams (or its file ended) and the broker, if any, is connected;
-    /// `degraded` otherwise.
+    /// `ok`: every camera streams (or its file ended), its analysis runs, and the broker, if
+    /// any, is connected; `degraded` otherwise.
     pub status: &'static str,
-    /// Every camera's state and last error.
+    /// Every camera, as the heartbeat reports it.
     pub cameras: Vec<CameraHealth>,
     /// The MQTT link, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mqtt: Option<MqttHealth>,
     /// What is wrong, in words (empty when `ok`).
     pub problems: Vec<String>,
-}
-
-/// One camera in the report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CameraHealth {
-    /// The camera's id.
-    pub id: String,
-    /// Its state (`streaming`, `reconnecting`, …).
-    pub state: &'static str,
-    /// Its last error, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
 }
 
 /// The link in the report.
@@ -43,33 +30,27 @@ pub struct MqttHealth {
 }
 
 impl Health {
-    /// The report for these cameras and this link.
-    pub fn of(cameras: &[(CameraId, CameraStatus)], link: Option<LinkReading>) -> Health {
+    /// The report of the telemetry `r`.
+    pub fn of(r: &Reading) -> Health {
         let mut problems = Vec::new();
-        let cameras = cameras
-            .iter()
-            .map(|(id, st)| {
-                if !matches!(st.state, CameraState::Streaming | CameraState::Ended) {
-                    let why = st.last_error.as_deref().unwrap_or("no frame yet");
-                    problems.push(format!("camera '{id}' is {}: {why}", st.state.name()));
-                }
-                CameraHealth {
-                    id: id.to_string(),
-                    state: st.state.name(),
-                    last_error: st.last_error.clone(),
-                }
-            })
-            .collect();
-        let mqtt = link.map(|r| {
-            if !r.connected {
+        for c in r.cameras.iter().filter(|c| !c.is_up()) {
+            let why = c
+                .down
+                .as_deref()
+                .or(c.status.last_error.as_deref())
+                .unwrap_or("no frame yet");
+            problems.push(format!("camera '{}' is {}: {why}", c.id, c.state()));
+        }
+        let mqtt = r.link.map(|l| {
+            if !l.connected {
                 problems.push(format!(
                     "not connected to the MQTT broker; {} message(s) wait in the outbox",
-                    r.depth
+                    l.depth
                 ));
             }
             MqttHealth {
-                connected: r.connected,
-                outbox_depth: r.depth,
+                connected: l.connected,
+                outbox_depth: l.depth,
             }
         });
         Health {
@@ -78,7 +59,7 @@ impl Health {
             } else {
                 "degraded"
             },
-            cameras,
+            cameras: r.cameras.iter().map(|c| c.health()).collect(),
             mqtt,
             problems,
         }
@@ -95,20 +76,36 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::ops::board::CameraReading;
+    use crate::publish::LinkReading;
+    use crate::source::{CameraState, CameraStatus};
 
-    fn camera(id: &str, state: CameraState, error: Option<&str>) -> (CameraId, CameraStatus) {
-        let st = CameraStatus {
+    fn camera(id: &str, state: CameraState, error: Option<&str>) -> CameraReading {
+        let status = CameraStatus {
             state,
             last_error: error.map(String::from),
             ..CameraStatus::default()
         };
-        (Arc::from(id), st)
+        CameraReading {
+            id: Arc::from(id),
+            status,
+            down: None,
+            fps: 0.0,
+        }
+    }
+
+    fn health(cameras: Vec<CameraReading>, link: Option<LinkReading>) -> Health {
+        Health::of(&Reading {
+            cameras,
+            stages: Vec::new(),
+            link,
+        })
     }
 
     #[test]
     fn streaming_cameras_and_a_connected_broker_are_ok() {
-        let h = Health::of(
-            &[
+        let h = health(
+            vec![
                 camera("a", CameraState::Streaming, None),
                 camera("b", CameraState::Ended, None),
             ],
@@ -123,8 +120,8 @@ mod tests {
 
     #[test]
     fn a_reconnecting_camera_or_a_lost_broker_is_degraded_and_says_why() {
-        let h = Health::of(
-            &[camera(
+        let h = health(
+            vec![camera(
                 "gate",
                 CameraState::Reconnecting {
                     attempt: 2,
@@ -150,8 +147,21 @@ mod tests {
 
     #[test]
     fn without_a_link_only_cameras_count() {
-        let h = Health::of(&[camera("a", CameraState::Connecting, None)], None);
+        let h = health(vec![camera("a", CameraState::Connecting, None)], None);
         assert_eq!(h.problems, ["camera 'a' is connecting: no frame yet"]);
         assert!(h.mqtt.is_none());
+    }
+
+    #[test]
+    fn a_camera_whose_analysis_is_down_is_failed_and_says_why() {
+        let mut cam = camera("gate", CameraState::Streaming, None);
+        cam.down = Some("analysis failed: panicked: boom".into());
+        let h = health(vec![cam], None);
+        assert_eq!(h.status, "degraded");
+        assert_eq!(
+            h.problems,
+            ["camera 'gate' is failed: analysis failed: panicked: boom"]
+        );
+        assert_eq!(h.cameras[0].state, "failed");
     }
 }

@@ -105,7 +105,7 @@ async fn metrics_text(State(s): State<Shared>) -> Response {
 }
 
 async fn healthz(State(s): State<Shared>) -> Response {
-    let health = Health::of(&s.board.cameras(), s.board.link().map(|l| l.read()));
+    let health = Health::of(&s.board.reading());
     let code = if health.is_ok() {
         StatusCode::OK
     } else {

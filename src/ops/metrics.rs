@@ -16,7 +16,6 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use super::board::Board;
-use crate::source::CameraState;
 
 /// The HTTP content type of [`Metrics::encode`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -59,7 +58,20 @@ pub struct Metrics {
     models: std::sync::RwLock<std::collections::HashMap<String, String>>,
     snapshots: Family<One, Counter>,
     reloads: Family<One, Counter>,
+    listener: std::sync::OnceLock<Listening>,
 }
+
+/// The listener, shown by name only.
+struct Listening(Listener);
+
+impl std::fmt::Debug for Listening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Listener")
+    }
+}
+
+/// Hears each time recorded by [`Metrics::observe`]: stage, camera, seconds.
+pub type Listener = Box<dyn Fn(&'static str, &str, f64) + Send + Sync>;
 
 impl Metrics {
     /// Metrics over `board`'s cameras and link.
@@ -120,6 +132,7 @@ impl Metrics {
             models: std::sync::RwLock::default(),
             snapshots,
             reloads,
+            listener: std::sync::OnceLock::new(),
         }
     }
 
@@ -183,6 +196,15 @@ impl Metrics {
             .cloned()
             .unwrap_or_default();
         self.stage(stage, &model, camera).observe(secs);
+        if let Some(Listening(f)) = self.listener.get() {
+            f(stage, camera, secs);
+        }
+    }
+
+    /// Calls `f` with every time recorded by [`Metrics::observe`] (frame → stored, frame →
+    /// delivered), exactly, for a bench's percentiles; once (later calls are ignored).
+    pub fn listen(&self, f: Listener) {
+        let _ = self.listener.set(Listening(f));
     }
 
     /// Counts a snapshot `result` (`written`, `failed`, `skipped`).
@@ -209,17 +231,19 @@ struct Live {
 /// Reads one counter of a camera's status.
 type Read = fn(&crate::source::CameraStatus) -> u64;
 
-const STATES: [&str; 5] = [
+const STATES: [&str; 6] = [
     "connecting",
     "streaming",
     "reconnecting",
     "ended",
     "stopped",
+    "failed",
 ];
 
 impl Collector for Live {
     fn encode(&self, mut enc: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let cameras = self.board.cameras();
+        let reading = self.board.reading();
+        let cameras: Vec<_> = reading.cameras.iter().map(|c| (&c.id, &c.status)).collect();
         let counters: [(&str, &str, Read); 5] = [
             ("roadeye_camera_frames_in", "Frames decoded", |s| {
                 s.frames_in
@@ -258,28 +282,39 @@ impl Collector for Live {
             None,
             MetricType::Gauge,
         )?;
-        for (id, st) in &cameras {
+        for c in &reading.cameras {
             for state in STATES {
-                let label = [("camera", id.to_string()), ("state", state.to_string())];
-                let on = i64::from(st.state.name() == state);
+                let label = [("camera", c.id.to_string()), ("state", state.to_string())];
+                let on = i64::from(c.state() == state);
                 ConstGauge::new(on).encode(family.encode_family(&label)?)?;
             }
         }
         let mut family = enc.encode_descriptor(
             "roadeye_camera_up",
-            "1 while the camera streams (or a file has played to its end), else 0",
+            "1 while the camera streams (or a file has played to its end) and its analysis runs, else 0",
             None,
             MetricType::Gauge,
         )?;
-        for (id, st) in &cameras {
-            let up = matches!(st.state, CameraState::Streaming | CameraState::Ended);
-            let label = [("camera", id.to_string())];
-            ConstGauge::new(i64::from(up)).encode(family.encode_family(&label)?)?;
+        for c in &reading.cameras {
+            let label = [("camera", c.id.to_string())];
+            ConstGauge::new(i64::from(c.is_up())).encode(family.encode_family(&label)?)?;
         }
-        let Some(link) = self.board.link() else {
+        let mut family = enc.encode_descriptor(
+            "roadeye_stage_failures",
+            "Times a supervised stage failed (exited or panicked) and was restarted, by stage and camera",
+            None,
+            MetricType::Counter,
+        )?;
+        for ((stage, camera), r) in &reading.stages {
+            let label = [
+                ("stage", (*stage).to_string()),
+                ("camera", camera.to_string()),
+            ];
+            ConstCounter::new(r.failures).encode(family.encode_family(&label)?)?;
+        }
+        let Some(r) = reading.link else {
             return Ok(());
         };
-        let r = link.read();
         let gauges = [
             (
                 "roadeye_mqtt_connected",
@@ -320,7 +355,7 @@ impl Collector for Live {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::StatusCell;
+    use crate::source::{CameraState, StatusCell};
 
     #[test]
     fn the_text_has_every_camera_counter_and_what_was_counted() {

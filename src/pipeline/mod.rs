@@ -8,12 +8,15 @@ mod analyse;
 mod lanes;
 mod order;
 pub mod plan;
+mod prepare;
 pub mod reload;
 mod summary;
+mod supervise;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -21,18 +24,17 @@ use tokio::task::JoinHandle;
 pub use lanes::{LaneCamera, LanePool};
 pub use order::Reorder;
 pub use plan::{ModelPlan, PlanError, Requested};
+pub use prepare::{cores, inference_plan};
 pub use reload::{Plan, Step};
 pub use summary::{NewIds, Summary};
 
 use crate::config::{CameraConfig, LoadedConfig};
-use crate::infer::{
-    InferError, InferenceOptions, LoadedSpec, ModelRunner, OrtRuntime, Postprocessor,
-};
+use crate::infer::{InferError, OrtRuntime};
 use crate::ops::{Board, Metrics, Overlay, SnapshotWriter};
-use crate::rules::{CameraRules, Event, IntervalStats, RulesError};
-use crate::source::{Camera, CameraStatus, LatestFrame, Signal, SourceError, SourceSettings};
-use crate::track::Tracker;
+use crate::rules::{Event, IntervalStats, RulesError};
+use crate::source::{Camera, CameraStatus, LatestFrame, Signal, SourceError};
 use crate::types::{CameraId, Detections, FramePixels, Tracks};
+use prepare::{Lanes, Prepared, camera_rules, prepare};
 
 /// Detections waiting for a camera's tracker.
 const DETECTIONS_QUEUE: usize = 8;
@@ -139,22 +141,12 @@ struct Running {
     model: PathBuf,
     camera: Camera,
     control: mpsc::Sender<analyse::Control>,
+    /// The camera's supervised analysis task.
+    analysis: JoinHandle<()>,
 }
 
-/// The sessions opened for models not running yet, one per lane, by spec path.
-type Lanes = HashMap<PathBuf, Vec<ModelRunner>>;
-
-/// A camera ready to start: everything that can fail is done.
-struct Prepared {
-    config: CameraConfig,
-    model: PathBuf,
-    post: Postprocessor,
-    settings: SourceSettings,
-    rules: CameraRules,
-}
-
-/// The running agent: every enabled camera of a config.
-pub struct Agent {
+/// The running pipelines: every enabled camera of a config.
+pub struct Pipelines {
     rt: &'static OrtRuntime,
     config: LoadedConfig,
     tz: jiff::tz::TimeZone,
@@ -162,17 +154,18 @@ pub struct Agent {
     hooks: Hooks,
     models: HashMap<PathBuf, Model>,
     cameras: Vec<Running>,
-    trackers: Vec<JoinHandle<()>>,
+    /// Each camera's next track id, for the life of the process (across restarts and reloads).
+    next_ids: HashMap<String, Arc<AtomicU64>>,
 }
 
-impl Agent {
+impl Pipelines {
     /// Starts every enabled camera of `cfg`, its model's inference, its tracker and its rules (on
     /// the current tokio runtime). Every camera's tracks, events and statistics arrive on the
     /// returned receiver.
     pub fn start(
         cfg: &LoadedConfig,
         rt: &'static OrtRuntime,
-    ) -> Result<(Agent, mpsc::Receiver<Output>), PipelineError> {
+    ) -> Result<(Pipelines, mpsc::Receiver<Output>), PipelineError> {
         Self::start_with(cfg, rt, Hooks::default())
     }
 
@@ -181,7 +174,7 @@ impl Agent {
         cfg: &LoadedConfig,
         rt: &'static OrtRuntime,
         hooks: Hooks,
-    ) -> Result<(Agent, mpsc::Receiver<Output>), PipelineError> {
+    ) -> Result<(Pipelines, mpsc::Receiver<Output>), PipelineError> {
         crate::source::init().map_err(PipelineError::Init)?;
         let tz = cfg
             .config
@@ -201,7 +194,7 @@ impl Agent {
         } else {
             tracing::info!("inference: {plan}");
         }
-        let mut agent = Agent {
+        let mut agent = Pipelines {
             rt,
             config: cfg.clone(),
             tz,
@@ -209,74 +202,12 @@ impl Agent {
             hooks,
             models: HashMap::new(),
             cameras: Vec::new(),
-            trackers: Vec::new(),
+            next_ids: HashMap::new(),
         };
-        let (prepared, runners) = agent.prepare(cfg, &enabled)?;
+        let enabled: Vec<CameraConfig> = enabled.into_iter().cloned().collect();
+        let (prepared, runners) = prepare(rt, &agent.tz, &HashSet::new(), cfg, &enabled)?;
         agent.launch(prepared, runners)?;
         Ok((agent, out_rx))
-    }
-
-    /// Loads what `cams` need (models not loaded yet, post-processing, sources, rules) without
-    /// starting anything: a failure leaves the agent as it was.
-    fn prepare(
-        &self,
-        cfg: &LoadedConfig,
-        cams: &[&CameraConfig],
-    ) -> Result<(Vec<Prepared>, Lanes), PipelineError> {
-        let plan = inference_plan(cfg)?;
-        let mut runners: Lanes = HashMap::new();
-        let mut specs: HashMap<PathBuf, LoadedSpec> = HashMap::new();
-        let mut out = Vec::new();
-        for cam in cams {
-            let model_err = |source| PipelineError::Model {
-                camera: cam.id.clone(),
-                source,
-            };
-            // The same model named two ways is still one session.
-            let path = model_path(cfg, cam);
-            if !specs.contains_key(&path) {
-                specs.insert(path.clone(), LoadedSpec::load(&path).map_err(model_err)?);
-            }
-            let spec = &specs[&path];
-            if !self.models.contains_key(&path) && !runners.contains_key(&path) {
-                let share = plan.of(&model_name(&path)).unwrap_or(ModelPlan {
-                    lanes: 1,
-                    intra_threads: 1,
-                });
-                let opts = InferenceOptions {
-                    intra_threads: share.intra_threads,
-                    ..cfg.config.runtime.inference.clone()
-                };
-                let lanes =
-                    ModelRunner::lanes(self.rt, spec, &opts, share.lanes).map_err(model_err)?;
-                runners.insert(path.clone(), lanes);
-            }
-            let post = Postprocessor::with_override(spec, &cam.detect).map_err(model_err)?;
-            let settings = SourceSettings::from_config(cam, &cfg.base_dir).map_err(|source| {
-                PipelineError::Source {
-                    camera: cam.id.clone(),
-                    source,
-                }
-            })?;
-            let rules = self.rules(cam)?;
-            out.push(Prepared {
-                config: (*cam).clone(),
-                model: path,
-                post,
-                settings,
-                rules,
-            });
-        }
-        Ok((out, runners))
-    }
-
-    fn rules(&self, cam: &CameraConfig) -> Result<CameraRules, PipelineError> {
-        CameraRules::new(&cam.id, &cam.rules(), self.tz.clone()).map_err(|source| {
-            PipelineError::Rules {
-                camera: cam.id.clone(),
-                source,
-            }
-        })
     }
 
     /// Starts the new models' threads and the prepared cameras.
@@ -333,22 +264,36 @@ impl Agent {
             .metrics
             .as_ref()
             .map(|m| m.stage("analysis", &model.name, &p.config.id));
-        self.trackers
-            .push(tokio::spawn(analyse::run(analyse::Analysis {
-                tracker: Tracker::new(p.config.tracker.clone()),
-                rules: p.rules,
-                rx: det_rx,
-                control: control_rx,
-                tx: self.out_tx.clone(),
-                wall_clock,
-                tap,
-                timer,
-            })));
+        let id = CameraId::from(p.config.id.as_str());
+        let recipe = analyse::Recipe {
+            camera: p.config.id.clone(),
+            tracker: p.config.tracker.clone(),
+            rules: p.config.rules(),
+            tz: self.tz.clone(),
+            next_id: Arc::clone(
+                self.next_ids
+                    .entry(p.config.id.clone())
+                    .or_insert_with(|| Arc::new(AtomicU64::new(1))),
+            ),
+        };
+        let analysis = tokio::spawn(analyse::supervise(analyse::Analysis {
+            tracker: recipe.tracker(),
+            recipe,
+            rules: p.rules,
+            rx: det_rx,
+            control: control_rx,
+            tx: self.out_tx.clone(),
+            wall_clock,
+            tap,
+            timer,
+            supervisor: supervise::Supervisor::new("analysis", id, Arc::clone(&self.hooks.board)),
+        }));
         self.cameras.push(Running {
             config: p.config,
             model: p.model,
             camera,
             control,
+            analysis,
         });
     }
 
@@ -379,6 +324,20 @@ impl Agent {
         &self.config
     }
 
+    /// Makes `camera`'s analysis panic with `why` at once, as a bug would: how the supervision
+    /// is tested. False if there is no such camera or its analysis is busy.
+    #[doc(hidden)]
+    pub fn fail_analysis(&self, camera: &str, why: &str) -> bool {
+        self.cameras
+            .iter()
+            .find(|r| r.config.id == camera)
+            .is_some_and(|r| {
+                r.control
+                    .try_send(analyse::Control::Fail(why.to_string()))
+                    .is_ok()
+            })
+    }
+
     /// Applies a new, validated config camera by camera: unchanged cameras keep running (their
     /// trackers intact), cameras with only new rules get them in place, the others restart,
     /// start or stop. Everything that can fail is checked first: on an error nothing changed.
@@ -395,16 +354,24 @@ impl Agent {
         };
         let mut fresh = wanted(Step::Add);
         fresh.extend(wanted(Step::Restart));
-        let (prepared, runners) = self.prepare(cfg, &fresh)?;
+        let fresh: Vec<CameraConfig> = fresh.into_iter().cloned().collect();
         let mut retuned = Vec::new();
         for cam in wanted(Step::Retune) {
-            retuned.push((cam.clone(), self.rules(cam)?));
+            retuned.push((cam.clone(), camera_rules(cam, &self.tz)?));
         }
+        // Loading a model takes seconds: off the async workers, so outputs keep flowing.
+        let (rt, tz, next) = (self.rt, self.tz.clone(), cfg.clone());
+        let loaded: HashSet<PathBuf> = self.models.keys().cloned().collect();
+        let (prepared, runners) =
+            tokio::task::spawn_blocking(move || prepare(rt, &tz, &loaded, &next, &fresh))
+                .await
+                .map_err(|e| PipelineError::Thread(std::io::Error::other(e)))??;
         let leaving: Vec<&str> = plan
             .with(Step::Remove)
             .chain(plan.with(Step::Restart))
             .collect();
         let mut stopping = Vec::new();
+        let mut analyses = Vec::new();
         for id in leaving {
             if let Some(i) = self.cameras.iter().position(|r| r.config.id == id) {
                 let r = self.cameras.remove(i);
@@ -412,6 +379,7 @@ impl Agent {
                     m.pool.remove(&r.camera.settings().camera);
                 }
                 stopping.push(r.camera);
+                analyses.push(r.analysis);
             }
         }
         // Stopped before their successors start: a device or an RTSP session limit is free.
@@ -422,12 +390,18 @@ impl Agent {
             }
         })
         .await;
+        // Their analysis ends with their last frame: a successor's track ids start after the
+        // last id it gave.
+        for a in analyses {
+            let _ = a.await;
+        }
         let mut applied = cfg.clone();
         for (cam, rules) in retuned {
             if let Some(r) = self.cameras.iter_mut().find(|r| r.config.id == cam.id) {
                 let overlay = Arc::new(Overlay::of(&cam));
                 let sent = r.control.try_send(analyse::Control::Retune {
                     rules: Box::new(rules),
+                    config: Box::new(cam.rules()),
                     overlay,
                 });
                 if sent.is_err() {
@@ -460,13 +434,16 @@ impl Agent {
         })
         .await;
         self.config = applied;
-        self.trackers.retain(|t| !t.is_finished());
         Ok(plan)
     }
 
     /// Stops every camera and inference thread, then lets the trackers drain.
     pub async fn shutdown(self) {
-        let cameras: Vec<Camera> = self.cameras.into_iter().map(|r| r.camera).collect();
+        let (cameras, analyses): (Vec<Camera>, Vec<JoinHandle<()>>) = self
+            .cameras
+            .into_iter()
+            .map(|r| (r.camera, r.analysis))
+            .unzip();
         let workers: Vec<LanePool> = self.models.into_values().map(|m| m.pool).collect();
         // Joining threads blocks: keep it off the async workers.
         let _ = tokio::task::spawn_blocking(move || {
@@ -478,8 +455,8 @@ impl Agent {
             }
         })
         .await;
-        for t in self.trackers {
-            let _ = t.await;
+        for a in analyses {
+            let _ = a.await;
         }
     }
 
@@ -502,45 +479,4 @@ impl Agent {
             f(o);
         }
     }
-}
-
-/// The box's cores, as the process may use them.
-pub fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-}
-
-/// The inference plan of `cfg`'s enabled cameras on this box: models by name, with their cameras.
-pub fn inference_plan(cfg: &LoadedConfig) -> Result<plan::Plan, PlanError> {
-    let mut models: Vec<(String, usize)> = Vec::new();
-    for cam in cfg.config.cameras.iter().filter(|c| c.enabled) {
-        let name = model_name(&model_path(cfg, cam));
-        match models.iter_mut().find(|(m, _)| *m == name) {
-            Some((_, n)) => *n += 1,
-            None => models.push((name, 1)),
-        }
-    }
-    let named: Vec<(&str, usize)> = models.iter().map(|(m, n)| (m.as_str(), *n)).collect();
-    let inf = &cfg.config.runtime.inference;
-    plan::plan(
-        cores(),
-        &named,
-        Requested {
-            lanes: inf.lanes,
-            intra_threads: inf.intra_threads,
-        },
-    )
-}
-
-/// The spec of `cam`'s model, the same path however the config names it.
-fn model_path(cfg: &LoadedConfig, cam: &CameraConfig) -> PathBuf {
-    let path = cfg.model_spec_path(cam);
-    path.canonicalize().unwrap_or(path)
-}
-
-/// A model's name in the plan: its spec's file name without `.toml`.
-fn model_name(spec: &std::path::Path) -> String {
-    spec.file_stem().map_or_else(
-        || spec.display().to_string(),
-        |s| s.to_string_lossy().into_owned(),
-    )
 }

@@ -5,7 +5,9 @@
 //! the connection (reconnecting with a capped backoff), publishes a window of stored messages,
 //! the retained status and its heartbeats, and the drop alarm once the link is back.
 
+mod connection;
 mod figures;
+mod flight;
 mod origins;
 mod session;
 

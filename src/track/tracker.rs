@@ -61,13 +61,24 @@ pub struct Tracker {
 impl Tracker {
     /// A tracker with no tracks; ids start at 1.
     pub fn new(params: TrackerParams) -> Tracker {
+        Tracker::starting_at(params, 1)
+    }
+
+    /// A tracker with no tracks whose first id is `first_id` (at least 1): a camera restarted by
+    /// a reload or after a failure carries on from its last id, so an id is never reused.
+    pub fn starting_at(params: TrackerParams, first_id: u64) -> Tracker {
         Tracker {
             params,
             tracks: Vec::new(),
-            next_id: 1,
+            next_id: first_id.max(1),
             last_time: None,
             frame_gap_s: 0.0,
         }
+    }
+
+    /// The id the next new track gets.
+    pub fn next_id(&self) -> u64 {
+        self.next_id
     }
 
     /// Forgets every track (ids keep counting up, so an id is never reused).

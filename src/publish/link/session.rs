@@ -1,16 +1,16 @@
 //! The MQTT session: connect (and reconnect with a capped backoff), publish the outbox in order
 //! with QoS 1, remove what the broker acknowledged, keep the retained status up to date.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use rumqttc::{
-    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, LastWill, MqttOptions,
-    MqttState, Outgoing, Packet, QoS, TlsConfiguration, Transport,
+    AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration, Transport,
 };
 use tokio::sync::{Notify, mpsc, watch};
 
+use super::connection::{REPORTS, Report, describe, drive};
+use super::flight::{Flight, Sent};
 use super::{LinkSettings, Store, Volatile, with_outbox};
 use crate::publish::message::{IdGen, ms_since_epoch};
 use crate::publish::outbox::Dropped;
@@ -30,33 +30,7 @@ const EXPIRY: Duration = Duration::from_secs(60);
 /// The largest message roadeye sends or accepts.
 pub(super) const MAX_PACKET: usize = 1024 * 1024;
 /// rumqttc's in-flight limit: the window plus room for status and alarm messages.
-const INFLIGHT: u16 = WINDOW as u16 + 8;
-
-/// What a published packet was, to act on its acknowledgement.
-#[derive(Debug, Clone, Copy)]
-enum Sent {
-    /// An outbox message.
-    Outbox(u64),
-    /// The drop alarm for these counts.
-    Alarm(Dropped),
-    /// A status message.
-    Status,
-}
-
-/// The packets of the current connection.
-#[derive(Default)]
-struct Flight {
-    /// Published, waiting for rumqttc to give them a packet id (in publish order).
-    awaiting_id: VecDeque<Sent>,
-    /// Waiting for the broker's acknowledgement.
-    by_pkid: HashMap<u16, Sent>,
-    /// The last outbox message published on this connection.
-    last_sent: Option<u64>,
-    /// Outbox messages waiting for acknowledgement.
-    outbox_inflight: usize,
-    /// Whether an alarm is waiting for acknowledgement.
-    alarm_inflight: bool,
-}
+pub(super) const INFLIGHT: u16 = WINDOW as u16 + 8;
 
 /// An alarm published and not yet acknowledged: sent again with the same id and counts after a
 /// reconnect, so the IOC can drop a redelivery by id instead of counting the drops twice.
@@ -77,8 +51,6 @@ pub(super) struct Session {
     ids: IdGen,
     started: Instant,
     flight: Flight,
-    /// Acknowledged, not yet removed from the outbox.
-    acked: Vec<u64>,
     connected: bool,
     alarm: Option<PendingAlarm>,
 }
@@ -102,7 +74,6 @@ impl Session {
             stop,
             started: Instant::now(),
             flight: Flight::default(),
-            acked: Vec::new(),
             connected: false,
             alarm: None,
         }
@@ -167,14 +138,12 @@ impl Session {
                     }
                     // QoS 0 publishes (snapshots) have no packet id and no acknowledgement.
                     Some(Report::Event(Event::Outgoing(Outgoing::Publish(pkid)))) if pkid != 0 => {
-                        if let Some(s) = self.flight.awaiting_id.pop_front() {
-                            self.flight.by_pkid.insert(pkid, s);
-                        }
+                        self.flight.written(pkid);
                     }
                     Some(Report::Event(Event::Incoming(Packet::PubAck(ack)))) => {
                         self.acknowledged(ack.pkid).await;
                         // Refilling costs an outbox read: wait until half the window is free.
-                        if self.flight.outbox_inflight <= WINDOW / 2 {
+                        if self.flight.outbox_inflight() <= WINDOW / 2 {
                             self.fill(&client).await;
                         }
                     }
@@ -182,7 +151,7 @@ impl Session {
                     Some(Report::Failed { error, retry_in, attempt }) => {
                         let was = std::mem::replace(&mut self.connected, false);
                         self.outbox.figures.set_connected(false);
-                        self.flight = Flight::default();
+                        self.flight.lost();
                         self.remove_acked().await;
                         if deadline.is_some() {
                             break;
@@ -215,7 +184,7 @@ impl Session {
                     }
                     self.publish_alarm(&client).await;
                     // A publish deferred by a full request queue is retried here at the latest.
-                    if self.flight.outbox_inflight == 0 && last_retry.elapsed() >= RETRY {
+                    if self.flight.outbox_inflight() == 0 && last_retry.elapsed() >= RETRY {
                         last_retry = Instant::now();
                         self.fill(&client).await;
                     }
@@ -238,8 +207,9 @@ impl Session {
 
     /// Publishes stored messages until the window is full.
     async fn fill(&mut self, client: &AsyncClient) {
-        while self.connected && self.flight.outbox_inflight < WINDOW {
-            let (after, want) = (self.flight.last_sent, WINDOW - self.flight.outbox_inflight);
+        while self.connected && self.flight.outbox_inflight() < WINDOW {
+            let after = self.flight.last_sent();
+            let want = WINDOW - self.flight.outbox_inflight();
             let batch = match with_outbox(&self.outbox, move |o| o.pending(after, want)).await {
                 Ok(b) => b,
                 Err(e) => {
@@ -254,34 +224,29 @@ impl Session {
                 if s.message.topic.is_empty() {
                     // A record that cannot be decoded cannot be sent: it is removed.
                     tracing::error!("outbox message {} is unreadable; removed", s.seq);
-                    self.acked.push(s.seq);
+                    self.flight.unreadable(s.seq);
                 } else if let Err(e) =
                     client.try_publish(s.message.topic, QoS::AtLeastOnce, false, s.message.payload)
                 {
                     tracing::debug!("publish deferred: {e}");
                     return;
                 } else {
-                    self.flight.awaiting_id.push_back(Sent::Outbox(s.seq));
-                    self.flight.outbox_inflight += 1;
+                    self.flight.published(Sent::Outbox(s.seq));
                 }
-                self.flight.last_sent = Some(s.seq);
             }
         }
     }
 
     async fn acknowledged(&mut self, pkid: u16) {
-        match self.flight.by_pkid.remove(&pkid) {
+        match self.flight.acknowledged(pkid) {
             Some(Sent::Outbox(seq)) => {
                 self.outbox.figures.delivered();
                 self.outbox.origins.delivered(seq);
-                self.flight.outbox_inflight = self.flight.outbox_inflight.saturating_sub(1);
-                self.acked.push(seq);
-                if self.acked.len() >= ACK_BATCH {
+                if self.flight.acked() >= ACK_BATCH {
                     self.remove_acked().await;
                 }
             }
             Some(Sent::Alarm(d)) => {
-                self.flight.alarm_inflight = false;
                 self.alarm = None;
                 if let Err(e) = with_outbox(&self.outbox, move |o| o.reported(d)).await {
                     tracing::error!("cannot record the alarm as sent: {e}");
@@ -293,10 +258,10 @@ impl Session {
 
     /// Removes the acknowledged messages from the outbox.
     async fn remove_acked(&mut self) {
-        if self.acked.is_empty() {
+        if self.flight.acked() == 0 {
             return;
         }
-        let seqs = std::mem::take(&mut self.acked);
+        let seqs = self.flight.take_acked();
         if let Err(e) = with_outbox(&self.outbox, move |o| o.ack(&seqs)).await {
             // They stay in the outbox and are sent again after a reconnect: duplicates, not
             // losses (the IOC drops them by id).
@@ -367,7 +332,7 @@ impl Session {
 
     /// Publishes the drop alarm if the outbox dropped messages that were not reported yet.
     async fn publish_alarm(&mut self, client: &AsyncClient) {
-        if !self.connected || self.flight.alarm_inflight {
+        if !self.connected || self.flight.alarm_inflight() {
             return;
         }
         let pending = match self.alarm.clone() {
@@ -395,16 +360,14 @@ impl Session {
             drops.stats
         );
         let topic = s.topics.alarms();
-        if publish(
+        publish(
             &mut self.flight,
             client,
             topic,
             false,
             &alarm,
             Sent::Alarm(drops),
-        ) {
-            self.flight.alarm_inflight = true;
-        }
+        );
     }
 }
 
@@ -422,7 +385,7 @@ fn publish<T: serde::Serialize>(
     };
     match client.try_publish(topic, QoS::AtLeastOnce, retain, payload) {
         Ok(()) => {
-            flight.awaiting_id.push_back(sent);
+            flight.published(sent);
             true
         }
         Err(e) => {
@@ -456,92 +419,5 @@ impl Session {
             }
         })
         .await;
-    }
-}
-
-/// Connection reports waiting for the session.
-const REPORTS: usize = 256;
-
-/// What the connection driver reports, in order.
-enum Report {
-    /// A packet received or sent.
-    Event(Event),
-    /// The connection failed or could not be made; the next attempt is in `retry_in`.
-    Failed {
-        error: ConnectionError,
-        retry_in: Duration,
-        attempt: u32,
-    },
-}
-
-/// Drives rumqttc's event loop in its own task, so that a poll is never cancelled half-way (a
-/// connect dropped after the broker's CONNACK closes the connection and fires the Last Will; a
-/// write dropped half-way delays a publish), and reports what happens in order. After a failure
-/// it starts the next connection from a clean slate: rumqttc keeps events (a publish recorded but
-/// never written) and collision state across reconnects, which would shift the packet-id mapping;
-/// the outbox is the only memory of what is unacknowledged.
-async fn drive(mut events: EventLoop, tx: mpsc::Sender<Report>, mut backoff: Backoff) {
-    loop {
-        let report = match events.poll().await {
-            Ok(event) => {
-                if matches!(event, Event::Incoming(Packet::ConnAck(_))) {
-                    backoff.reset();
-                }
-                Report::Event(event)
-            }
-            Err(error) => {
-                events.state = MqttState::new(INFLIGHT, false);
-                events.pending.clear();
-                let retry_in = backoff.next_delay();
-                let attempt = backoff.attempts();
-                if tx
-                    .send(Report::Failed {
-                        error,
-                        retry_in,
-                        attempt,
-                    })
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                tokio::time::sleep(retry_in).await;
-                continue;
-            }
-        };
-        if tx.send(report).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// A connection error in words, with what to check.
-fn describe(e: &ConnectionError) -> String {
-    match e {
-        ConnectionError::ConnectionRefused(code) => match code {
-            ConnectReturnCode::BadUserNamePassword => {
-                "the broker refused the user name or password (check mqtt.username and the password)".into()
-            }
-            ConnectReturnCode::NotAuthorized => {
-                "the broker refused: not authorised (check mqtt.username, the password and the broker's access rules)".into()
-            }
-            ConnectReturnCode::BadClientId => {
-                "the broker refused the client id (set a unique mqtt.client_id)".into()
-            }
-            other => format!("the broker refused the connection ({other:?})"),
-        },
-        ConnectionError::Tls(t) => format!(
-            "TLS failed: {t} (check mqtt.tls.ca_file, that the host matches the broker's certificate, and the client certificate)"
-        ),
-        other => {
-            let text = other.to_string();
-            if text.contains("CertificateRequired") || text.contains("BadCertificate") {
-                format!(
-                    "{text} (the broker wants a client certificate it trusts: check mqtt.tls.cert_file and key_file)"
-                )
-            } else {
-                text
-            }
-        }
     }
 }

@@ -1,21 +1,15 @@
-//! Config reloads for `roadeye run`: on SIGHUP or when the file changes, the file is read and
+//! Config reloads: when asked (SIGHUP) or when the file changes, the file is read and
 //! validated again; a valid one is applied camera by camera, an invalid one is refused (the
 //! running config stays) and the reason is logged, counted and published on the status.
 
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use roadeye::config::{Config, LoadedConfig, validate};
-use roadeye::ops::Metrics;
-use roadeye::pipeline::{Agent, Step, reload};
-use roadeye::publish::message::ms_since_epoch;
-use roadeye::publish::{ConfigHealth, RejectedConfig};
-
-/// The first 12 hex digits of the SHA-256 of `bytes`.
-pub fn revision(bytes: &[u8]) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, bytes);
-    d.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::config::{Config, LoadedConfig, revision, validate};
+use crate::ops::Metrics;
+use crate::pipeline::{Pipelines, Step, reload};
+use crate::publish::message::ms_since_epoch;
+use crate::publish::{ConfigHealth, RejectedConfig};
 
 /// The file, what runs, and what was refused.
 pub struct Reloader {
@@ -28,14 +22,14 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// For the config `cfg`, read from `path` with revision `rev`.
-    pub fn new(cfg: &LoadedConfig, rev: String) -> Reloader {
+    /// For the config `cfg`, as it was read from its file.
+    pub fn new(cfg: &LoadedConfig) -> Reloader {
         Reloader {
             path: cfg.path.clone(),
             started: cfg.config.clone(),
-            seen: Some(rev.clone()),
+            seen: Some(cfg.revision.clone()),
             state: ConfigHealth {
-                revision: rev,
+                revision: cfg.revision.clone(),
                 applied_ms: ms_since_epoch(SystemTime::now()),
                 rejected: None,
                 pending_restart: Vec::new(),
@@ -66,35 +60,29 @@ impl Reloader {
         !known && stable
     }
 
-    /// Reads, validates and applies the file.
-    pub async fn reload(&mut self, agent: &mut Agent, metrics: &Metrics, why: &str) {
+    /// Reads, validates and applies the file (once, so what is validated is what runs).
+    pub async fn reload(&mut self, pipelines: &mut Pipelines, metrics: &Metrics, why: &str) {
         tracing::info!("{why}: reading '{}' again", self.path.display());
-        let (rev, outcome) = match std::fs::read(&self.path) {
-            Ok(bytes) => (revision(&bytes), self.check()),
-            Err(e) => (
-                String::new(),
-                Err(vec![format!("cannot read '{}': {e}", self.path.display())]),
-            ),
+        let cfg = match LoadedConfig::load(&self.path) {
+            Ok(cfg) => cfg,
+            Err(e) => {
+                // Unreadable or unparsable: still the revision of what is there, if anything.
+                let rev =
+                    std::fs::read(&self.path).map_or_else(|_| String::new(), |b| revision(&b));
+                return self.refused(rev, vec![e.to_string()], metrics);
+            }
         };
-        match outcome {
-            Ok(cfg) => match agent.reload(&cfg).await {
-                Ok(plan) => {
-                    self.applied(rev, &cfg, &plan);
-                    metrics.reload("applied");
-                }
-                Err(e) => self.refused(rev, vec![e.to_string()], metrics),
-            },
-            Err(errors) => self.refused(rev, errors, metrics),
-        }
-    }
-
-    fn check(&self) -> Result<LoadedConfig, Vec<String>> {
-        let cfg = LoadedConfig::load(&self.path).map_err(|e| vec![e.to_string()])?;
         let problems = validate::validate(&cfg);
-        if problems.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(problems.iter().map(ToString::to_string).collect())
+        if !problems.is_empty() {
+            let errors = problems.iter().map(ToString::to_string).collect();
+            return self.refused(cfg.revision.clone(), errors, metrics);
+        }
+        match pipelines.reload(&cfg).await {
+            Ok(plan) => {
+                self.applied(cfg.revision.clone(), &cfg, &plan);
+                metrics.reload("applied");
+            }
+            Err(e) => self.refused(cfg.revision.clone(), vec![e.to_string()], metrics),
         }
     }
 
@@ -155,16 +143,5 @@ impl Reloader {
             time_ms: ms_since_epoch(SystemTime::now()),
             errors,
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_revision_is_a_stable_prefix_of_the_sha256() {
-        // SHA-256("abc") = ba7816bf8f01cfea…
-        assert_eq!(revision(b"abc"), "ba7816bf8f01");
     }
 }

@@ -1,0 +1,92 @@
+//! The supervision contract of the agent's stages: a stage that fails (exits early or panics) is
+//! logged, counted and shown on the board (so `/metrics`, `/healthz` and the heartbeat tell),
+//! then restarted after a capped, doubling delay; it is marked up again once it has handled an
+//! input after its restart.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::ops::Board;
+use crate::source::Backoff;
+use crate::types::CameraId;
+
+/// The first delay before a restart.
+const FIRST_DELAY: Duration = Duration::from_secs(2);
+/// The longest delay before a restart.
+const MAX_DELAY: Duration = Duration::from_secs(60);
+/// A stage that ran this long since its restart starts its delays over.
+const HEALTHY_FOR: Duration = Duration::from_secs(120);
+
+/// One supervised stage of one camera.
+pub(super) struct Supervisor {
+    stage: &'static str,
+    camera: CameraId,
+    board: Arc<Board>,
+    backoff: Backoff,
+    /// Down since a failure, until an input is handled.
+    down: bool,
+    restarted: Option<Instant>,
+}
+
+impl Supervisor {
+    pub(super) fn new(stage: &'static str, camera: CameraId, board: Arc<Board>) -> Supervisor {
+        Supervisor {
+            stage,
+            camera,
+            board,
+            backoff: Backoff::new(FIRST_DELAY, MAX_DELAY),
+            down: false,
+            restarted: None,
+        }
+    }
+
+    /// Records a failure; returns how long to wait before the restart.
+    pub(super) fn failed(&mut self, why: &str) -> Duration {
+        if self.restarted.is_some_and(|t| t.elapsed() >= HEALTHY_FOR) {
+            self.backoff.reset();
+        }
+        let delay = self.backoff.next_delay();
+        tracing::error!(
+            camera = %self.camera,
+            stage = self.stage,
+            "{why}; restarting it in {} s",
+            delay.as_secs()
+        );
+        self.board.stage_failed(
+            self.stage,
+            &self.camera,
+            format!(
+                "{why} (restart {} in {} s)",
+                self.backoff.attempts(),
+                delay.as_secs()
+            ),
+        );
+        self.down = true;
+        delay
+    }
+
+    /// Records the restart.
+    pub(super) fn restarted(&mut self) {
+        tracing::info!(camera = %self.camera, stage = self.stage, "restarted");
+        self.restarted = Some(Instant::now());
+    }
+
+    /// Records that an input was handled: a stage down since its failure is up again.
+    pub(super) fn handled(&mut self) {
+        if self.down {
+            self.down = false;
+            self.board.stage_up(self.stage, &self.camera);
+            tracing::info!(camera = %self.camera, stage = self.stage, "works again");
+        }
+    }
+}
+
+/// The text of a panic's payload.
+pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string());
+    format!("panicked: {text}")
+}
