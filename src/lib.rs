@@ -15,7 +15,7 @@
 //! stages joined, inference lanes, supervision), [`publish`] (the durable MQTT link and its
 //! messages), [`ops`] (metrics, health, snapshots), [`agent`] (everything assembled, started and
 //! stopped in order), [`config`] (the box's TOML config), [`paths`] (where models and ONNX Runtime
-//! are found). The messages between stages are in [`types`].
+//! are found), [`secret`] (passwords never printed). The messages between stages are in [`types`].
 
 pub mod agent;
 pub mod config;
@@ -25,6 +25,7 @@ pub mod paths;
 pub mod pipeline;
 pub mod publish;
 pub mod rules;
+pub mod secret;
 pub mod source;
 pub mod track;
 pub mod types;

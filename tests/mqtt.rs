@@ -452,6 +452,10 @@ fn tls_with_a_client_certificate_delivers_and_without_it_keeps_the_events() {
     );
     assert!(log.contains("message(s) wait in the outbox"), "{log}");
     assert!(
+        log.contains("the broker wants a client certificate it trusts"),
+        "the refusal is not explained: {log}"
+    );
+    assert!(
         sub.on("/events/").is_empty() && sub.on("/status").is_empty(),
         "a message got through without a client certificate"
     );

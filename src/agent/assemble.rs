@@ -33,8 +33,10 @@ pub(super) fn outputs(
     metrics: &Arc<Metrics>,
     board: &Board,
 ) -> Result<(Box<dyn Sink>, Option<VolatileSender>), AgentError> {
-    match LinkSettings::from_config(cfg)? {
-        Some(settings) => {
+    let site = &cfg.config.site;
+    match &cfg.config.mqtt {
+        Some(m) => {
+            let settings = LinkSettings::new(m, &site.id, &site.device, &cfg.base_dir)?;
             let mqtt = Mqtt::start(settings, encoder(cfg), metrics)?;
             board.set_link(mqtt.link().figures());
             let volatile = mqtt.volatile();

@@ -13,7 +13,7 @@ use roadeye::infer::{Detector, LoadedSpec, OrtRuntime};
 use roadeye::ops::annotate::draw_detections;
 use roadeye::ops::overlay::draw_caption;
 use roadeye::ops::{Overlay, snapshot::encode_jpeg};
-use roadeye::source::{Camera, CameraState, LatestFrame, Signal, SourceSettings};
+use roadeye::source::{Camera, CameraState, LatestFrame, Signal};
 
 #[derive(Args)]
 pub struct SnapshotArgs {
@@ -62,7 +62,7 @@ pub fn run(args: SnapshotArgs) -> Result<ExitCode> {
         )?)
     };
     roadeye::source::init()?;
-    let settings = SourceSettings::from_config(cam, &cfg.base_dir)?;
+    let settings = cam.source_settings(&cfg.base_dir)?;
     let slot = Arc::new(LatestFrame::default());
     let signal = Arc::new(Signal::default());
     let camera = Camera::start(settings, Arc::clone(&slot), Arc::clone(&signal));

@@ -1,5 +1,8 @@
 //! `[[cameras]]`: one entry per camera.
 
+use std::path::Path;
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::infer::PostprocessOverride;
@@ -10,26 +13,10 @@ use crate::rules::queue::QueueConfig;
 use crate::rules::stats::StatsConfig;
 use crate::rules::traffic::{StoppedConfig, WrongWayConfig};
 use crate::rules::zone::ZoneConfig;
-use crate::source::Transport;
+use crate::secret::{Secret, redact};
+use crate::source::{SourceError, SourceSettings, Transport, resolve_uri};
 use crate::track::TrackerParams;
-
-/// A secret from the config (a password): never printed, not even in debug output.
-#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
+use crate::types::CameraId;
 
 /// One camera and how it is analysed. Its `Debug` output hides the URL's credentials.
 #[derive(Clone, Deserialize, Serialize)]
@@ -119,6 +106,31 @@ pub struct CameraConfig {
 }
 
 impl CameraConfig {
+    /// The camera's stream settings; relative file paths are resolved against `base_dir` (the config's folder).
+    pub fn source_settings(&self, base_dir: &Path) -> Result<SourceSettings, SourceError> {
+        let cam = self;
+        let uri = resolve_uri(&cam.url, base_dir)?;
+        // Validation bounds these; out-of-range values still never panic.
+        let secs =
+            |v: f32| Duration::try_from_secs_f32(v.max(0.0)).unwrap_or(Duration::from_secs(3600));
+        Ok(SourceSettings {
+            camera: CameraId::from(cam.id.as_str()),
+            display: redact(&uri),
+            uri,
+            transport: cam.transport,
+            latency: Duration::from_millis(u64::from(cam.latency_ms)),
+            username: cam.username.clone(),
+            password: cam.password.as_ref().map(|p| p.expose().to_string()),
+            looping: cam.looping,
+            realtime: cam.realtime,
+            analysis_fps: cam.analysis_fps,
+            analysis_width: cam.analysis_width,
+            stall_timeout: secs(cam.stall_timeout_s),
+            reconnect_min: secs(cam.reconnect_min_s),
+            reconnect_max: secs(cam.reconnect_max_s),
+        })
+    }
+
     /// The camera's rules.
     pub fn rules(&self) -> RulesConfig {
         RulesConfig {
@@ -164,7 +176,7 @@ impl std::fmt::Debug for CameraConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CameraConfig")
             .field("id", &self.id)
-            .field("url", &crate::config::validate::redact(&self.url))
+            .field("url", &crate::secret::redact(&self.url))
             .field("enabled", &self.enabled)
             .field("model", &self.model)
             .field("username", &self.username)

@@ -5,7 +5,6 @@
 //! with its path.
 
 mod camera;
-mod mqtt;
 mod ops;
 mod runtime;
 mod site;
@@ -16,8 +15,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use camera::{CameraConfig, SCHEMES, Secret};
-pub use mqtt::{DEFAULT_OUTBOX, MqttConfig, OutboxConfig, TlsConfig};
+pub use crate::publish::config::{DEFAULT_OUTBOX, MqttConfig, OutboxConfig, TlsConfig};
+pub use crate::secret::Secret;
+pub use camera::{CameraConfig, SCHEMES};
 pub use ops::{DEFAULT_LISTEN, DEFAULT_SNAPSHOT_DIR, OpsConfig, SnapshotConfig};
 pub use runtime::RuntimeConfig;
 pub use site::SiteConfig;

@@ -6,6 +6,7 @@ use super::{LoadedConfig, Problem, SCHEMES};
 use crate::infer::LoadedSpec;
 use crate::infer::classes::{ClassTable, policy_problems};
 use crate::rules::{self, validate::LabelCheck};
+use crate::secret::redact;
 
 /// Every problem of a parsed config, including its cameras' model specs (read from disk).
 ///
@@ -253,22 +254,6 @@ pub fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The URL with any `user:password@` replaced by `***@`. A password holding a raw `/` or `@` still
-/// ends up hidden: when in doubt, more is hidden, never less.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let at = rest[..authority_end]
-        .rfind('@')
-        .or_else(|| rest.rfind('@').filter(|&at| rest[..at].contains(':')));
-    match at {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,13 +273,5 @@ mod tests {
         assert!(e.contains("not a URL"), "{e}");
         let e = check_url("rtsp://admin:secret@/x").expect_err("no host");
         assert!(!e.contains("secret"), "credentials leaked: {e}");
-    }
-
-    #[test]
-    fn redaction_hides_credentials_only() {
-        assert_eq!(redact("rtsp://u:p@h:554/a@b"), "rtsp://***@h:554/a@b");
-        assert_eq!(redact("rtsp://h/a"), "rtsp://h/a");
-        assert_eq!(redact("rtsp://admin:pa/ss@cam/x"), "rtsp://***@cam/x");
-        assert_eq!(redact("rtsp://admin:p@ss@cam/x"), "rtsp://***@cam/x");
     }
 }

@@ -61,12 +61,12 @@ pub(super) fn prepare(
             runners.insert(path.clone(), lanes);
         }
         let post = Postprocessor::with_override(spec, &cam.detect).map_err(model_err)?;
-        let settings = SourceSettings::from_config(cam, &cfg.base_dir).map_err(|source| {
-            PipelineError::Source {
-                camera: cam.id.clone(),
-                source,
-            }
-        })?;
+        let settings =
+            cam.source_settings(&cfg.base_dir)
+                .map_err(|source| PipelineError::Source {
+                    camera: cam.id.clone(),
+                    source,
+                })?;
         let rules = camera_rules(cam, tz)?;
         out.push(Prepared {
             config: cam.clone(),

@@ -3,6 +3,7 @@
 //! settings only a restart of the agent applies.
 
 use crate::config::{CameraConfig, Config};
+use crate::rules::RulesConfig;
 
 /// What happens to one camera.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,17 +46,16 @@ impl Plan {
     }
 }
 
-/// Fields of a camera that a new rules engine applies without touching the stream or tracker.
-const RULE_FIELDS: [&str; 8] = [
-    "name",
-    "lines",
-    "zones",
-    "wrong_way",
-    "stopped",
-    "queues",
-    "calibration",
-    "stats",
-];
+/// Fields of a camera that a new rules engine applies without touching the stream or tracker:
+/// its name and every field of [`RulesConfig`], as they serialise.
+fn rule_fields() -> Vec<String> {
+    let mut fields: Vec<String> = to_json(&RulesConfig::default())
+        .ok()
+        .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect()))
+        .unwrap_or_default();
+    fields.push("name".to_string());
+    fields
+}
 
 /// The plan from `old` to `new` (enabled cameras only).
 pub fn plan(old: &Config, new: &Config) -> Plan {
@@ -108,9 +108,10 @@ fn compare(old: &CameraConfig, new: &CameraConfig) -> Step {
     if a == b {
         return Step::Keep;
     }
+    let fields = rule_fields();
     for v in [&mut a, &mut b] {
         if let Some(map) = v.as_object_mut() {
-            for f in RULE_FIELDS {
+            for f in &fields {
                 map.remove(f);
             }
         }
@@ -202,5 +203,30 @@ url = "rtsp://10.0.0.2/s"
         );
         let p = plan(&cfg(BASE), &cfg(&text));
         assert_eq!(p.with(Step::Restart).collect::<Vec<_>>(), ["south"]);
+    }
+
+    #[test]
+    fn the_rule_fields_are_the_rules_config_s_and_a_camera_has_each() {
+        let fields = rule_fields();
+        for f in [
+            "lines",
+            "zones",
+            "wrong_way",
+            "stopped",
+            "queues",
+            "calibration",
+            "stats",
+            "name",
+        ] {
+            assert!(
+                fields.iter().any(|x| x == f),
+                "{f} is not a rule field: {fields:?}"
+            );
+        }
+        let cfg: Config = toml::from_str(BASE).expect("config");
+        let camera = to_json(&cfg.cameras[0]).expect("json");
+        for f in &fields {
+            assert!(camera.get(f.as_str()).is_some(), "a camera has no '{f}'");
+        }
     }
 }

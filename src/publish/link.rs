@@ -15,7 +15,7 @@ pub use origins::OnDelivered;
 
 pub use figures::{LinkFigures, LinkReading};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,11 +23,11 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::broker::{BrokerError, start_embedded};
+use super::config::MqttConfig;
 use super::message::Topics;
 use super::outbox::{Limits, Message, Outbox, OutboxError};
 use super::status::{CameraHealth, ConfigHealth};
 use super::tls::{TlsError, client_config};
-use crate::config::{LoadedConfig, MqttConfig};
 
 /// Batches of messages waiting for the writer. A full queue slows the producer (the cameras'
 /// analysis) instead of losing a message.
@@ -115,24 +115,26 @@ impl std::fmt::Debug for LinkSettings {
 }
 
 impl LinkSettings {
-    /// The link of a (validated) config; `None` without an `[mqtt]` section.
-    pub fn from_config(cfg: &LoadedConfig) -> Result<Option<LinkSettings>, LinkError> {
-        let Some(m) = &cfg.config.mqtt else {
-            return Ok(None);
-        };
-        let site = &cfg.config.site;
+    /// The link of a (validated) `[mqtt]` section for box `device` of `site`; relative paths
+    /// resolve against `base_dir` (the config's folder).
+    pub fn new(
+        m: &MqttConfig,
+        site: &str,
+        device: &str,
+        base_dir: &Path,
+    ) -> Result<LinkSettings, LinkError> {
         let secs = |s: f32| Duration::try_from_secs_f32(s).unwrap_or(Duration::from_secs(1));
         let tls = match &m.tls {
-            Some(t) => Some(client_config(t, &cfg.base_dir)?),
+            Some(t) => Some(client_config(t, base_dir)?),
             None => None,
         };
         let credentials = match &m.username {
-            Some(user) => Some((user.clone(), password(m, cfg)?)),
+            Some(user) => Some((user.clone(), password(m, base_dir)?)),
             None => None,
         };
         let max_age = Duration::try_from_secs_f64(m.outbox.max_age_h * 3600.0)
             .unwrap_or(Duration::from_secs(72 * 3600));
-        Ok(Some(LinkSettings {
+        Ok(LinkSettings {
             host: if m.embedded {
                 "127.0.0.1".into()
             } else {
@@ -143,32 +145,32 @@ impl LinkSettings {
             client_id: m
                 .client_id
                 .clone()
-                .unwrap_or_else(|| format!("roadeye-{}-{}", site.id, site.device)),
+                .unwrap_or_else(|| format!("roadeye-{site}-{device}")),
             credentials,
             tls,
             keep_alive: Duration::from_secs(u64::from(m.keep_alive_s)),
             heartbeat: secs(m.heartbeat_s),
             reconnect_min: secs(m.reconnect_min_s),
             reconnect_max: secs(m.reconnect_max_s),
-            topics: Topics::new(&m.prefix, &site.id, &site.device),
-            site: site.id.clone(),
-            device: site.device.clone(),
-            outbox_path: cfg.base_dir.join(&m.outbox.path),
+            topics: Topics::new(&m.prefix, site, device),
+            site: site.to_string(),
+            device: device.to_string(),
+            outbox_path: base_dir.join(&m.outbox.path),
             limits: Limits {
                 max_bytes: (m.outbox.max_mb * 1024.0 * 1024.0) as u64,
                 max_age,
             },
-        }))
+        })
     }
 }
 
 /// The password from whichever source the config names (`""` when none: a user name alone).
-fn password(m: &MqttConfig, cfg: &LoadedConfig) -> Result<String, LinkError> {
+fn password(m: &MqttConfig, base_dir: &Path) -> Result<String, LinkError> {
     if let Some(p) = &m.password {
         return Ok(p.expose().to_string());
     }
     if let Some(f) = &m.password_file {
-        let path = cfg.base_dir.join(f);
+        let path = base_dir.join(f);
         let text = std::fs::read_to_string(&path).map_err(|e| LinkError::Secret {
             field: "password_file",
             message: format!("cannot read '{}': {e}", path.display()),

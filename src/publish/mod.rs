@@ -1,6 +1,7 @@
 //! The link to the IOC: messages are written to a durable outbox, then published over MQTT.
 
 pub mod broker;
+pub mod config;
 pub mod link;
 pub mod message;
 pub mod outbox;

@@ -7,7 +7,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore};
 
-use crate::config::TlsConfig;
+use super::config::TlsConfig;
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -19,10 +19,18 @@ pub struct CalibrationConfig {
     pub ground: [[f64; 2]; 4],
 }
 
+/// Points whose projective scale is below this fraction of the calibration's are taken to be on
+/// the horizon.
+const HORIZON: f64 = 1e-4;
+
 /// An image → ground projective mapping.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Homography {
     h: Matrix3<f64>,
+    /// The projective scale at the first calibration point. A point whose scale has the other
+    /// sign lies beyond the horizon (its mapping would be a mirror image behind the camera); one
+    /// whose scale is almost zero lies on it (thousands of times the calibrated distances away).
+    scale: f64,
 }
 
 impl Homography {
@@ -53,13 +61,17 @@ impl Homography {
         }
         let m = Matrix3::new(h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], 1.0);
         // A singular mapping (collinear points) cannot be a calibration.
-        (m.determinant().abs() > 1e-12).then_some(Homography { h: m })
+        if m.determinant().abs() <= 1e-12 {
+            return None;
+        }
+        let z = (m * Vector3::new(f64::from(image[0].x), f64::from(image[0].y), 1.0)).z;
+        (z.abs() > 1e-12).then_some(Homography { h: m, scale: z })
     }
 
     /// The ground position (metres) of an image point; `None` at or beyond the horizon.
     pub fn to_ground(&self, p: Point) -> Option<[f64; 2]> {
         let v = self.h * Vector3::new(f64::from(p.x), f64::from(p.y), 1.0);
-        (v.z.abs() > 1e-12).then(|| [v.x / v.z, v.y / v.z])
+        (v.z / self.scale > HORIZON).then(|| [v.x / v.z, v.y / v.z])
     }
 
     /// The image point of a ground position (the inverse mapping).
@@ -144,6 +156,18 @@ mod tests {
         ];
         let ground = [[0.0, 0.0], [10.0, 0.0], [10.0, 40.0], [0.0, 40.0]];
         Homography::from_points(&image, &ground).expect("calibration")
+    }
+
+    #[test]
+    fn a_point_at_or_beyond_the_horizon_has_no_ground_position() {
+        // The road's edges meet at (0.5, 0.1): the horizon.
+        let h = road();
+        let far = h
+            .to_ground(Point::new(0.5, 0.12))
+            .expect("below the horizon");
+        assert!(far[1] > 40.0, "{far:?}");
+        assert_eq!(h.to_ground(Point::new(0.5, 0.1)), None, "on the horizon");
+        assert_eq!(h.to_ground(Point::new(0.5, 0.05)), None, "beyond it");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! A camera's source settings, resolved from its config entry.
+//! A camera's source settings (what its pipeline and supervisor need) and the RTSP transport.
 
 use std::path::Path;
 use std::time::Duration;
@@ -6,8 +6,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::SourceError;
-use crate::config::CameraConfig;
-use crate::config::validate::redact;
 use crate::types::CameraId;
 
 /// RTSP lower transport.
@@ -55,30 +53,6 @@ pub struct SourceSettings {
 }
 
 impl SourceSettings {
-    /// Settings for `cam`; relative file paths are resolved against `base_dir` (the config's folder).
-    pub fn from_config(cam: &CameraConfig, base_dir: &Path) -> Result<SourceSettings, SourceError> {
-        let uri = resolve_uri(&cam.url, base_dir)?;
-        // Validation bounds these; out-of-range values still never panic.
-        let secs =
-            |v: f32| Duration::try_from_secs_f32(v.max(0.0)).unwrap_or(Duration::from_secs(3600));
-        Ok(SourceSettings {
-            camera: CameraId::from(cam.id.as_str()),
-            display: redact(&uri),
-            uri,
-            transport: cam.transport,
-            latency: Duration::from_millis(u64::from(cam.latency_ms)),
-            username: cam.username.clone(),
-            password: cam.password.as_ref().map(|p| p.expose().to_string()),
-            looping: cam.looping,
-            realtime: cam.realtime,
-            analysis_fps: cam.analysis_fps,
-            analysis_width: cam.analysis_width,
-            stall_timeout: secs(cam.stall_timeout_s),
-            reconnect_min: secs(cam.reconnect_min_s),
-            reconnect_max: secs(cam.reconnect_max_s),
-        })
-    }
-
     /// Whether the source is a file (ends, may loop) rather than a live stream.
     pub fn is_file(&self) -> bool {
         self.uri.starts_with("file:")

@@ -7,7 +7,6 @@ use std::time::Duration;
 use rumqttc::{ConnectReturnCode, ConnectionError, Event, EventLoop, MqttState, Packet};
 use tokio::sync::mpsc;
 
-use super::session::INFLIGHT;
 use crate::source::Backoff;
 
 /// Connection reports waiting for the session.
@@ -31,7 +30,12 @@ pub(super) enum Report {
 /// it starts the next connection from a clean slate: rumqttc keeps events (a publish recorded but
 /// never written) and collision state across reconnects, which would shift the packet-id mapping;
 /// the outbox is the only memory of what is unacknowledged.
-pub(super) async fn drive(mut events: EventLoop, tx: mpsc::Sender<Report>, mut backoff: Backoff) {
+pub(super) async fn drive(
+    mut events: EventLoop,
+    tx: mpsc::Sender<Report>,
+    mut backoff: Backoff,
+    inflight: u16,
+) {
     loop {
         let report = match events.poll().await {
             Ok(event) => {
@@ -41,7 +45,7 @@ pub(super) async fn drive(mut events: EventLoop, tx: mpsc::Sender<Report>, mut b
                 Report::Event(event)
             }
             Err(error) => {
-                events.state = MqttState::new(INFLIGHT, false);
+                events.state = MqttState::new(inflight, false);
                 events.pending.clear();
                 let retry_in = backoff.next_delay();
                 let attempt = backoff.attempts();
@@ -84,15 +88,31 @@ pub(super) fn describe(e: &ConnectionError) -> String {
         ConnectionError::Tls(t) => format!(
             "TLS failed: {t} (check mqtt.tls.ca_file, that the host matches the broker's certificate, and the client certificate)"
         ),
-        other => {
-            let text = other.to_string();
-            if text.contains("CertificateRequired") || text.contains("BadCertificate") {
-                format!(
-                    "{text} (the broker wants a client certificate it trusts: check mqtt.tls.cert_file and key_file)"
-                )
-            } else {
-                text
-            }
-        }
+        other if refused_our_certificate(other) => format!(
+            "{other} (the broker wants a client certificate it trusts: check mqtt.tls.cert_file and key_file)"
+        ),
+        other => other.to_string(),
     }
+}
+
+/// Whether the broker's TLS alert says it wants a (trusted) client certificate: the rustls error
+/// inside the I/O error of the connection or of the session state.
+fn refused_our_certificate(e: &ConnectionError) -> bool {
+    use rumqttc::StateError;
+    use rustls::AlertDescription;
+    let io = match e {
+        ConnectionError::Io(io)
+        | ConnectionError::MqttState(StateError::Io(io))
+        | ConnectionError::MqttState(StateError::Deserialization(rumqttc::mqttbytes::Error::Io(
+            io,
+        ))) => io,
+        _ => return false,
+    };
+    matches!(
+        io.get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        Some(rustls::Error::AlertReceived(
+            AlertDescription::CertificateRequired | AlertDescription::BadCertificate
+        ))
+    )
 }

@@ -30,7 +30,7 @@ const EXPIRY: Duration = Duration::from_secs(60);
 /// The largest message roadeye sends or accepts.
 pub(super) const MAX_PACKET: usize = 1024 * 1024;
 /// rumqttc's in-flight limit: the window plus room for status and alarm messages.
-pub(super) const INFLIGHT: u16 = WINDOW as u16 + 8;
+const INFLIGHT: u16 = WINDOW as u16 + 8;
 
 /// An alarm published and not yet acknowledged: sent again with the same id and counts after a
 /// reconnect, so the IOC can drop a redelivery by id instead of counting the drops twice.
@@ -109,7 +109,7 @@ impl Session {
         let (client, events) = AsyncClient::new(self.options(), WINDOW * 2 + 16);
         let backoff = Backoff::new(self.settings.reconnect_min, self.settings.reconnect_max);
         let (report_tx, mut reports) = mpsc::channel(REPORTS);
-        let driver = tokio::spawn(drive(events, report_tx, backoff));
+        let driver = tokio::spawn(drive(events, report_tx, backoff, INFLIGHT));
         let mut heartbeat = tokio::time::interval(self.settings.heartbeat);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING);

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::Secret;
+use crate::secret::Secret;
 
 /// The MQTT link. Without an `[mqtt]` section, `roadeye run` only prints events and statistics.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -107,7 +107,7 @@ impl Default for OutboxConfig {
 pub const DEFAULT_OUTBOX: &str = "/var/lib/roadeye/outbox/outbox.redb";
 
 fn default_prefix() -> String {
-    crate::publish::message::DEFAULT_PREFIX.to_string()
+    super::message::DEFAULT_PREFIX.to_string()
 }
 fn default_keep_alive() -> u16 {
     30
