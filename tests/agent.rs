@@ -33,10 +33,12 @@ fn played(id: &str, model: &str, score: f32, playback: &str) -> String {
     )
 }
 
-/// The box's config, publishing to Mosquitto on `port`, with the ops endpoints on `ops`.
+/// The box's config, publishing to Mosquitto on `port`, with the ops endpoints on `ops`; two
+/// inference lanes (one may fail while the other serves).
 fn write_config(dir: &Path, port: u16, ops: u16, cameras: &[String]) -> PathBuf {
     let text = format!(
         "[site]\nid = \"lib\"\ndevice = \"box\"\n[runtime]\nmodels_dir = \"{models}\"\n\
+         [runtime.inference]\nlanes = 2\nintra_threads = 1\n\
          [ops]\nlisten = \"127.0.0.1:{ops}\"\nwatch_config = false\n\
          [mqtt]\nhost = \"127.0.0.1\"\nport = {port}\nheartbeat_s = 1\nreconnect_max_s = 1\noutbox.path = \"{outbox}\"\n{cams}",
         models = common::root().join("models").display(),
@@ -302,6 +304,63 @@ fn a_failed_analysis_is_reported_counted_restarted_and_flows_again() {
 /// East is replayed as fast as the lanes go, so that its outputs during a reload of a tenth of a
 /// second can be counted.
 const FAST: &str = "realtime = false";
+
+#[test]
+fn a_failed_inference_lane_is_reported_restarted_and_the_other_lane_carries_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_broker, _sub, agent) = one_camera(dir.path(), "roadeye/+/lib/box/status");
+    let health = |a: &Running| common::http_get(a.ops, "/healthz");
+    assert!(
+        wait(Duration::from_secs(60), || health(&agent)
+            .is_some_and(|(c, _)| c == 200)),
+        "the camera never streamed: {:?}",
+        health(&agent)
+    );
+    agent.send(Command::FailInference {
+        model: "centernet".into(),
+        why: "injected lane fault".into(),
+    });
+    let failed_at = Instant::now();
+    let mut down = None;
+    assert!(
+        wait(Duration::from_secs(10), || {
+            down = health(&agent).filter(|(c, _)| *c == 503);
+            down.is_some()
+        }),
+        "/healthz never went 503: {:?}",
+        health(&agent)
+    );
+    let (_, body) = down.expect("the 503 answer");
+    assert!(
+        body.contains("inference 'centernet/lane-")
+            && body.contains("failed: panicked: injected lane fault"),
+        "the reason is not in /healthz: {body}"
+    );
+    let metrics = common::http_get(agent.ops, "/metrics").expect("metrics").1;
+    assert!(
+        metrics.contains("roadeye_stage_failures_total{stage=\"inference\",lane=\"centernet/lane-"),
+        "the lane's failure is not counted:\n{metrics}"
+    );
+    // The other lane serves the camera meanwhile.
+    let frames = |a: &Running| {
+        a.seen()
+            .frames("plaza")
+            .into_iter()
+            .filter(|t| *t > failed_at)
+            .count()
+    };
+    assert!(
+        wait(Duration::from_secs(2), || frames(&agent) > 3),
+        "the camera's frames stopped while one lane was down"
+    );
+    assert!(
+        wait(Duration::from_secs(30), || health(&agent)
+            .is_some_and(|(c, _)| c == 200)),
+        "/healthz did not recover: {:?}",
+        health(&agent)
+    );
+    agent.stop();
+}
 
 #[test]
 fn reloads_keep_track_ids_rising_and_other_cameras_flowing() {

@@ -93,6 +93,14 @@ pub enum Command {
         /// The panic's text.
         why: String,
     },
+    /// Make an inference lane of a model fail, as a bug would: how the supervision is tested.
+    #[doc(hidden)]
+    FailInference {
+        /// The model's name.
+        model: String,
+        /// The panic's text.
+        why: String,
+    },
 }
 
 /// How a run ended.
@@ -268,6 +276,12 @@ impl Agent {
                     Command::FailAnalysis { camera, why } => {
                         if !pipelines.fail_analysis(&camera, &why) {
                             tracing::warn!(camera = %camera, "no such camera, or its analysis is busy");
+                        }
+                        continue;
+                    }
+                    Command::FailInference { model, why } => {
+                        if !pipelines.fail_inference(&model, &why) {
+                            tracing::warn!(model = %model, "no such model running");
                         }
                         continue;
                     }

@@ -41,6 +41,14 @@ impl Health {
                 .unwrap_or("no frame yet");
             problems.push(format!("camera '{}' is {}: {why}", c.id, c.state()));
         }
+        // Stages that are not a camera's (a model's inference lane).
+        for ((stage, who), rec) in &r.stages {
+            if let Some(why) = &rec.down
+                && !r.cameras.iter().any(|c| &c.id == who)
+            {
+                problems.push(format!("{stage} '{who}' failed: {why}"));
+            }
+        }
         let mqtt = r.link.map(|l| {
             if !l.connected {
                 problems.push(format!(

@@ -301,15 +301,18 @@ impl Collector for Live {
         }
         let mut family = enc.encode_descriptor(
             "roadeye_stage_failures",
-            "Times a supervised stage failed (exited or panicked) and was restarted, by stage and camera",
+            "Times a supervised stage failed (exited or panicked) and was restarted: a camera's analysis, or a model's inference lane",
             None,
             MetricType::Counter,
         )?;
-        for ((stage, camera), r) in &reading.stages {
-            let label = [
-                ("stage", (*stage).to_string()),
-                ("camera", camera.to_string()),
-            ];
+        for ((stage, who), r) in &reading.stages {
+            // A camera's analysis, or a model's inference lane (`{model}/lane-{i}`).
+            let name = if *stage == "inference" {
+                "lane"
+            } else {
+                "camera"
+            };
+            let label = [("stage", (*stage).to_string()), (name, who.to_string())];
             ConstCounter::new(r.failures).encode(family.encode_family(&label)?)?;
         }
         let Some(r) = reading.link else {

@@ -14,8 +14,9 @@ use tokio::sync::mpsc;
 
 use super::Analysed;
 use super::order::Reorder;
+use super::supervise::{Supervisor, panic_message};
 use crate::infer::{ModelRunner, Postprocessor, Timings};
-use crate::ops::Metrics;
+use crate::ops::{Board, Metrics};
 use crate::source::{LatestFrame, Signal, StatusCell};
 use crate::types::{CameraId, Detections, Frame};
 
@@ -102,6 +103,8 @@ struct Shared {
     signal: Arc<Signal>,
     stop: AtomicBool,
     metrics: Option<Arc<Metrics>>,
+    /// A failure asked for (how the supervision is tested): the next lane to look panics.
+    fail: Mutex<Option<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -156,11 +159,13 @@ pub struct LanePool {
 
 impl LanePool {
     /// Starts one lane per runner (each its own session of the same model); `signal` is what the
-    /// cameras' sources notify.
+    /// cameras' sources notify. Each lane is supervised: a panic outside a frame's detection is
+    /// reported on `board` as stage `inference` of `{model}/lane-{i}`, and the lane restarts.
     pub fn start(
         runners: Vec<ModelRunner>,
         signal: Arc<Signal>,
         metrics: Option<Arc<Metrics>>,
+        board: &Arc<Board>,
     ) -> std::io::Result<LanePool> {
         let model = runners
             .first()
@@ -172,6 +177,7 @@ impl LanePool {
             signal,
             stop: AtomicBool::new(false),
             metrics,
+            fail: Mutex::new(None),
         });
         let mut pool = LanePool {
             shared,
@@ -179,9 +185,11 @@ impl LanePool {
         };
         for (i, runner) in runners.into_iter().enumerate() {
             let shared = Arc::clone(&pool.shared);
+            let who = CameraId::from(format!("{model}/lane-{i}"));
+            let supervisor = Supervisor::new("inference", who, Arc::clone(board));
             let t = std::thread::Builder::new()
                 .name(format!("infer-{model}-{i}"))
-                .spawn(move || lane(runner, &shared))?;
+                .spawn(move || lane(runner, &shared, supervisor))?;
             pool.threads.push(t);
         }
         Ok(pool)
@@ -211,6 +219,14 @@ impl LanePool {
         self.shared.signal.notify();
     }
 
+    /// Makes the next lane that looks for a frame panic with `why`, as a bug would: how the
+    /// supervision is tested.
+    #[doc(hidden)]
+    pub fn fail(&self, why: &str) {
+        *lock(&self.shared.fail) = Some(why.to_string());
+        self.shared.signal.notify_all();
+    }
+
     /// Stops serving the camera `id` (frames already in a lane still reach its tracker).
     pub fn remove(&self, id: &CameraId) {
         let mut cams = lock(&self.shared.cameras);
@@ -238,9 +254,34 @@ impl Drop for LanePool {
     }
 }
 
-fn lane(mut runner: ModelRunner, shared: &Shared) {
+/// A supervised lane: serves until the pool stops; a panic restarts it after its delay (its
+/// session is kept).
+fn lane(mut runner: ModelRunner, shared: &Shared, mut supervisor: Supervisor) {
+    loop {
+        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            serve(&mut runner, shared, &mut supervisor);
+        }));
+        let Err(payload) = served else {
+            return;
+        };
+        let delay = supervisor.failed(&panic_message(payload.as_ref()));
+        let until = std::time::Instant::now() + delay;
+        while std::time::Instant::now() < until {
+            if shared.stop.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        supervisor.restarted();
+    }
+}
+
+fn serve(runner: &mut ModelRunner, shared: &Shared, supervisor: &mut Supervisor) {
     let timer = shared.metrics.as_ref().map(|m| m.inference(&shared.model));
     while !shared.stop.load(Ordering::SeqCst) {
+        if let Some(why) = lock(&shared.fail).take() {
+            panic!("{why}");
+        }
         let Some(job) = shared.next_job() else {
             shared.signal.wait(Duration::from_millis(200));
             continue;
@@ -250,7 +291,7 @@ fn lane(mut runner: ModelRunner, shared: &Shared) {
         // A panic on one frame (a decoder bug, a malformed output) must not end inference for
         // every camera of the model.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            detect(&mut runner, job, timer.as_ref())
+            detect(runner, job, timer.as_ref())
         }))
         .unwrap_or_else(|_| Err("inference panicked on this frame".to_string()));
         let model = &shared.model;
@@ -271,6 +312,7 @@ fn lane(mut runner: ModelRunner, shared: &Shared) {
             }
         };
         hand_on(&cam, ticket, analysed, &shared.stop);
+        supervisor.handled();
     }
 }
 

@@ -218,7 +218,12 @@ impl Pipelines {
                 .map(|r| r.spec().spec.name.clone())
                 .unwrap_or_default();
             let signal = Arc::new(Signal::default());
-            let pool = LanePool::start(lanes, Arc::clone(&signal), self.hooks.metrics.clone())?;
+            let pool = LanePool::start(
+                lanes,
+                Arc::clone(&signal),
+                self.hooks.metrics.clone(),
+                &self.hooks.board,
+            )?;
             tracing::info!(model = %name, lanes = pool.lanes(), "inference lanes started");
             self.models.insert(path, Model { pool, signal, name });
         }
@@ -322,6 +327,17 @@ impl Pipelines {
     /// The config the agent runs (the last one applied).
     pub fn config(&self) -> &LoadedConfig {
         &self.config
+    }
+
+    /// Makes a lane of `model` panic with `why`, as a bug would: how the supervision is tested.
+    /// False if no running model has that name.
+    #[doc(hidden)]
+    pub fn fail_inference(&self, model: &str, why: &str) -> bool {
+        self.models
+            .values()
+            .find(|m| m.name == model)
+            .map(|m| m.pool.fail(why))
+            .is_some()
     }
 
     /// Makes `camera`'s analysis panic with `why` at once, as a bug would: how the supervision

@@ -17,7 +17,7 @@ const MAX_DELAY: Duration = Duration::from_secs(60);
 /// A stage that ran this long since its restart starts its delays over.
 const HEALTHY_FOR: Duration = Duration::from_secs(120);
 
-/// One supervised stage of one camera.
+/// One supervised stage of one camera (its analysis) or of one model (an inference lane).
 pub(super) struct Supervisor {
     stage: &'static str,
     camera: CameraId,
@@ -47,9 +47,9 @@ impl Supervisor {
         }
         let delay = self.backoff.next_delay();
         tracing::error!(
-            camera = %self.camera,
-            stage = self.stage,
-            "{why}; restarting it in {} s",
+            of = %self.camera,
+            "{} {why}; restarting it in {} s",
+            self.stage,
             delay.as_secs()
         );
         self.board.stage_failed(
@@ -67,7 +67,7 @@ impl Supervisor {
 
     /// Records the restart.
     pub(super) fn restarted(&mut self) {
-        tracing::info!(camera = %self.camera, stage = self.stage, "restarted");
+        tracing::info!(of = %self.camera, "{} restarted", self.stage);
         self.restarted = Some(Instant::now());
     }
 
@@ -76,7 +76,7 @@ impl Supervisor {
         if self.down {
             self.down = false;
             self.board.stage_up(self.stage, &self.camera);
-            tracing::info!(camera = %self.camera, stage = self.stage, "works again");
+            tracing::info!(of = %self.camera, "{} works again", self.stage);
         }
     }
 }
