@@ -33,12 +33,18 @@ fn played(id: &str, model: &str, score: f32, playback: &str) -> String {
     )
 }
 
-/// The box's config, publishing to Mosquitto on `port`, with the ops endpoints on `ops`; two
-/// inference lanes (one may fail while the other serves).
+/// The box's config, publishing to Mosquitto on `port`, with the ops endpoints on `ops`; one
+/// camera gets two inference lanes (one may fail while the other serves), more cameras the
+/// automatic plan.
 fn write_config(dir: &Path, port: u16, ops: u16, cameras: &[String]) -> PathBuf {
+    let lanes = if cameras.len() == 1 {
+        "[runtime.inference]\nlanes = 2\nintra_threads = 1\n"
+    } else {
+        ""
+    };
     let text = format!(
         "[site]\nid = \"lib\"\ndevice = \"box\"\n[runtime]\nmodels_dir = \"{models}\"\n\
-         [runtime.inference]\nlanes = 2\nintra_threads = 1\n\
+         {lanes}\
          [ops]\nlisten = \"127.0.0.1:{ops}\"\nwatch_config = false\n\
          [mqtt]\nhost = \"127.0.0.1\"\nport = {port}\nheartbeat_s = 1\nreconnect_max_s = 1\noutbox.path = \"{outbox}\"\n{cams}",
         models = common::root().join("models").display(),
@@ -176,6 +182,36 @@ impl Running {
     fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
         self.seen.lock().expect("lock")
     }
+
+    fn health(&self) -> Option<(u16, String)> {
+        common::http_get(self.ops, "/healthz")
+    }
+
+    /// Waits up to `limit` for `/healthz` to answer 200.
+    fn wait_healthy(&self, limit: Duration) {
+        assert!(
+            wait(limit, || self.health().is_some_and(|(c, _)| c == 200)),
+            "/healthz is not ok: {:?}",
+            self.health()
+        );
+    }
+
+    /// Sends `fault`, waits for `/healthz` to answer 503 and returns when it was sent and what
+    /// `/healthz` said.
+    fn fail(&self, fault: Command) -> (Instant, String) {
+        self.send(fault);
+        let at = Instant::now();
+        let mut down = None;
+        assert!(
+            wait(Duration::from_secs(10), || {
+                down = self.health().filter(|(c, _)| *c == 503);
+                down.is_some()
+            }),
+            "/healthz never went 503: {:?}",
+            self.health()
+        );
+        (at, down.map(|(_, body)| body).unwrap_or_default())
+    }
 }
 
 /// A broker, a subscriber on `filter`, and the agent on one camera publishing to the broker.
@@ -224,13 +260,13 @@ fn the_library_agent_publishes_events_to_mosquitto() {
 fn a_failed_analysis_is_reported_counted_restarted_and_flows_again() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_broker, sub, agent) = one_camera(dir.path(), "roadeye/+/lib/box/status");
-    let health = |a: &Running| common::http_get(a.ops, "/healthz");
+    agent.wait_healthy(Duration::from_secs(60));
     assert!(
-        wait(Duration::from_secs(60), || health(&agent)
-            .is_some_and(|(c, _)| c == 200)
-            && !agent.seen().ids("plaza", None).is_empty()),
-        "the camera never streamed with tracks: {:?}",
-        health(&agent)
+        wait(Duration::from_secs(60), || !agent
+            .seen()
+            .ids("plaza", None)
+            .is_empty()),
+        "the camera made no tracks"
     );
     let before = agent
         .seen()
@@ -238,21 +274,10 @@ fn a_failed_analysis_is_reported_counted_restarted_and_flows_again() {
         .into_iter()
         .max()
         .unwrap_or(0);
-    agent.send(Command::FailAnalysis {
+    let (failed_at, body) = agent.fail(Command::FailAnalysis {
         camera: "plaza".into(),
         why: "injected fault".into(),
     });
-    let failed_at = Instant::now();
-    let mut down = None;
-    assert!(
-        wait(Duration::from_secs(10), || {
-            down = health(&agent).filter(|(c, _)| *c == 503);
-            down.is_some()
-        }),
-        "/healthz never went 503: {:?}",
-        health(&agent)
-    );
-    let (_, body) = down.expect("the 503 answer");
     assert!(
         body.contains("camera 'plaza' is failed: analysis failed: panicked: injected fault"),
         "the reason is not in /healthz: {body}"
@@ -274,12 +299,7 @@ fn a_failed_analysis_is_reported_counted_restarted_and_flows_again() {
         "no heartbeat said the camera failed"
     );
     // Restarted after its delay: healthy again, with new tracks whose ids carry on.
-    assert!(
-        wait(Duration::from_secs(30), || health(&agent)
-            .is_some_and(|(c, _)| c == 200)),
-        "/healthz did not recover: {:?}",
-        health(&agent)
-    );
+    agent.wait_healthy(Duration::from_secs(30));
     let recovered = failed_at.elapsed();
     assert!(
         wait(Duration::from_secs(30), || !agent
@@ -309,28 +329,11 @@ const FAST: &str = "realtime = false";
 fn a_failed_inference_lane_is_reported_restarted_and_the_other_lane_carries_on() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_broker, _sub, agent) = one_camera(dir.path(), "roadeye/+/lib/box/status");
-    let health = |a: &Running| common::http_get(a.ops, "/healthz");
-    assert!(
-        wait(Duration::from_secs(60), || health(&agent)
-            .is_some_and(|(c, _)| c == 200)),
-        "the camera never streamed: {:?}",
-        health(&agent)
-    );
-    agent.send(Command::FailInference {
+    agent.wait_healthy(Duration::from_secs(60));
+    let (failed_at, body) = agent.fail(Command::FailInference {
         model: "centernet".into(),
         why: "injected lane fault".into(),
     });
-    let failed_at = Instant::now();
-    let mut down = None;
-    assert!(
-        wait(Duration::from_secs(10), || {
-            down = health(&agent).filter(|(c, _)| *c == 503);
-            down.is_some()
-        }),
-        "/healthz never went 503: {:?}",
-        health(&agent)
-    );
-    let (_, body) = down.expect("the 503 answer");
     assert!(
         body.contains("inference 'centernet/lane-")
             && body.contains("failed: panicked: injected lane fault"),
@@ -353,12 +356,7 @@ fn a_failed_inference_lane_is_reported_restarted_and_the_other_lane_carries_on()
         wait(Duration::from_secs(2), || frames(&agent) > 3),
         "the camera's frames stopped while one lane was down"
     );
-    assert!(
-        wait(Duration::from_secs(30), || health(&agent)
-            .is_some_and(|(c, _)| c == 200)),
-        "/healthz did not recover: {:?}",
-        health(&agent)
-    );
+    agent.wait_healthy(Duration::from_secs(30));
     agent.stop();
 }
 
@@ -409,7 +407,13 @@ fn reloads_keep_track_ids_rising_and_other_cameras_flowing() {
         };
         assert!(
             wait(Duration::from_secs(60), || applied().is_some()),
-            "the reload was not applied"
+            "the reload was not applied: {:?}",
+            agent
+                .seen()
+                .configs
+                .iter()
+                .map(|(_, c)| c)
+                .collect::<Vec<_>>()
         );
         (asked, applied().expect("applied"))
     };
