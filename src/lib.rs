@@ -15,9 +15,11 @@
 //! stages joined, inference lanes, supervision), [`publish`] (the durable MQTT link and its
 //! messages), [`ops`] (metrics, health, snapshots), [`agent`] (everything assembled, started and
 //! stopped in order), [`config`] (the box's TOML config), [`paths`] (where models and ONNX Runtime
-//! are found), [`secret`] (passwords never printed). The messages between stages are in [`types`].
+//! are found), [`secret`] (passwords never printed), [`backoff`] (capped
+//! doubling delays for reconnects and restarts). The messages between stages are in [`types`].
 
 pub mod agent;
+pub mod backoff;
 pub mod config;
 pub mod infer;
 pub mod ops;

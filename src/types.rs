@@ -1,6 +1,7 @@
 //! The messages that travel between stages: images in, detections out.
 
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -260,4 +261,10 @@ pub struct Tracks {
     pub meta: FrameMeta,
     /// Confirmed tracks seen on it, by id.
     pub tracks: Vec<Track>,
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+pub fn ms_since_epoch(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -8,8 +8,8 @@ use std::time::SystemTime;
 use crate::config::{Config, LoadedConfig, revision, validate};
 use crate::ops::Metrics;
 use crate::pipeline::{Pipelines, Step, reload};
-use crate::publish::message::ms_since_epoch;
 use crate::publish::{ConfigHealth, RejectedConfig};
+use crate::types::ms_since_epoch;
 
 /// The file, what runs, and what was refused.
 pub struct Reloader {

@@ -13,9 +13,9 @@ use tokio::sync::mpsc;
 use super::supervise::{Supervisor, panic_message};
 use super::{Analysed, Output, Snapshots};
 use crate::ops::{Overlay, SnapshotJob, snapshot_name};
-use crate::publish::message::ms_since_epoch;
 use crate::rules::{CameraRules, Event, RulesConfig};
 use crate::track::{Tracker, TrackerParams};
+use crate::types::ms_since_epoch;
 use crate::types::{FramePixels, Tracks};
 
 /// How often statistics intervals are checked for closing while a camera sends nothing.

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::backoff::Backoff;
 use crate::ops::Board;
-use crate::source::Backoff;
 use crate::types::CameraId;
 
 /// The first delay before a restart.

@@ -1,7 +1,7 @@
 //! What goes on the wire: topics and the message envelope (schema version, a unique time-ordered
 //! id, the site) around the rules' events and statistics.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::Serialize;
 
@@ -65,16 +65,16 @@ impl Topics {
     }
 }
 
-/// Unique, time-ordered message ids: ULIDs (26 characters of Crockford base32: 48 bits of
-/// milliseconds since the Unix epoch, then 80 bits that start at a per-process random value and
-/// count up), so ids sort by time and stay unique within a millisecond and across restarts.
+/// Unique, time-ordered message ids: ULIDs (the `ulid` crate: 26 characters of Crockford
+/// base32, 48 bits of milliseconds since the Unix epoch, then 80 bits), whose low 80 bits start at
+/// a per-process random value and count up, so ids sort by time and stay unique within a
+/// millisecond and across restarts.
 #[derive(Debug, Clone)]
 pub struct IdGen {
-    last_ms: u64,
-    low: u128,
+    last: ulid::Ulid,
 }
 
-const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// The low bits of an id.
 const LOW_BITS: u32 = 80;
 
 impl IdGen {
@@ -88,10 +88,10 @@ impl IdGen {
             z ^ (z >> 31)
         };
         let (a, b) = (mix(seed), mix(seed ^ 0xA5A5_A5A5_A5A5_A5A5));
+        // Leave headroom so counting up does not run out within a millisecond.
+        let low = ((u128::from(a) << 16) ^ u128::from(b)) & ((1u128 << (LOW_BITS - 1)) - 1);
         IdGen {
-            last_ms: 0,
-            // Leave headroom so counting up never overflows into the time bits.
-            low: ((u128::from(a) << 16) ^ u128::from(b)) & ((1u128 << (LOW_BITS - 1)) - 1),
+            last: ulid::Ulid::from_parts(0, low),
         }
     }
 
@@ -110,17 +110,16 @@ impl IdGen {
     /// The next id for a message made at `ms` (ms since the Unix epoch). Ids never go backwards,
     /// even if the clock does.
     pub fn next(&mut self, ms: u64) -> String {
-        let ms = ms.max(self.last_ms);
-        if ms == self.last_ms {
-            self.low += 1;
-        }
-        self.last_ms = ms;
-        let value =
-            (u128::from(ms & ((1 << 48) - 1)) << LOW_BITS) | (self.low & ((1u128 << LOW_BITS) - 1));
-        (0..26)
-            .rev()
-            .map(|i| char::from(CROCKFORD[((value >> (i * 5)) & 31) as usize]))
-            .collect()
+        let last = self.last;
+        let ms = ms.max(last.timestamp_ms());
+        self.last = if ms == last.timestamp_ms() {
+            // The same millisecond: count up (into the next one if the low bits ran out).
+            last.increment()
+                .unwrap_or_else(|| ulid::Ulid::from_parts(ms.saturating_add(1), 0))
+        } else {
+            ulid::Ulid::from_parts(ms, last.random())
+        };
+        self.last.to_string()
     }
 }
 
@@ -152,11 +151,7 @@ pub fn envelope_json<T: Serialize>(
     })
 }
 
-/// Milliseconds since the Unix epoch (0 before it).
-pub fn ms_since_epoch(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub use crate::types::ms_since_epoch;
 
 /// Turns the rules' events and statistics into outbox messages: topic, id, envelope.
 #[derive(Debug, Clone)]
@@ -221,6 +216,8 @@ mod tests {
         assert_eq!(t.status(), "roadeye/v1/hn-caugiay/box-01/status");
         assert_eq!(t.alarms(), "roadeye/v1/hn-caugiay/box-01/alarms");
     }
+
+    const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
     #[test]
     fn ids_are_unique_sorted_by_time_and_never_go_backwards() {

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant, SystemTime};
 use gstreamer as gst;
 
 use super::{
-    Backoff, CameraState, CameraStatus, GstPixels, LatestFrame, Pipeline, RateGate, Signal,
-    SourceSettings, StatusCell,
+    CameraState, CameraStatus, GstPixels, LatestFrame, Pipeline, RateGate, Signal, SourceSettings,
+    StatusCell,
 };
+use crate::backoff::Backoff;
 use crate::secret::redact;
 use crate::types::{Frame, FrameMeta};
 

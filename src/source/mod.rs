@@ -1,7 +1,6 @@
 //! Video sources: a GStreamer pipeline per camera, the latest-frame hand-over to inference, and a
 //! supervisor that reconnects a failing camera with capped exponential backoff.
 
-mod backoff;
 mod camera;
 mod gate;
 mod pipeline;
@@ -10,7 +9,6 @@ pub mod sim;
 mod slot;
 mod status;
 
-pub use backoff::Backoff;
 pub use camera::Camera;
 pub use gate::RateGate;
 pub use pipeline::{GstPixels, Pipeline, init};

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rumqttc::{ConnectReturnCode, ConnectionError, Event, EventLoop, MqttState, Packet};
 use tokio::sync::mpsc;
 
-use crate::source::Backoff;
+use crate::backoff::Backoff;
 
 /// Connection reports waiting for the session.
 pub(super) const REPORTS: usize = 256;

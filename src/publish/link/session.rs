@@ -12,10 +12,11 @@ use tokio::sync::{Notify, mpsc, watch};
 use super::connection::{REPORTS, Report, describe, drive};
 use super::flight::{Flight, Sent};
 use super::{LinkSettings, Store, Volatile, with_outbox};
-use crate::publish::message::{IdGen, ms_since_epoch};
+use crate::backoff::Backoff;
+use crate::publish::message::IdGen;
 use crate::publish::outbox::Dropped;
 use crate::publish::status::{Alarm, CameraHealth, ConfigHealth, OutboxHealth, Status};
-use crate::source::Backoff;
+use crate::types::ms_since_epoch;
 
 /// Outbox messages published and not yet acknowledged, at most.
 const WINDOW: usize = 64;

@@ -1,4 +1,4 @@
-//! Capped exponential backoff for reconnecting a camera.
+//! Capped exponential backoff: for reconnecting a camera or the broker, and restarting a stage.
 
 use std::time::Duration;
 
