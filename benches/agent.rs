@@ -346,6 +346,7 @@ async fn agent_run(rt: &'static OrtRuntime, cfg: &LoadedConfig, warm: f64, secs:
     let settings = Settings {
         summary_every: Duration::from_secs(5),
         flush: Duration::from_secs(1),
+        print_stored: false,
     };
     let mut agent = Agent::start(cfg, rt, settings)
         .await

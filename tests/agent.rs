@@ -146,6 +146,7 @@ impl Running {
                 let settings = Settings {
                     summary_every: Duration::from_secs(1),
                     flush: Duration::from_secs(2),
+                    print_stored: false,
                 };
                 let mut agent = Agent::start(&cfg, rt, settings)
                     .await

@@ -26,18 +26,20 @@ fn encoder(cfg: &LoadedConfig) -> Encoder {
     Encoder::new(prefix(cfg), &site.id, &site.device)
 }
 
-/// The outputs: the MQTT link (which prints each message once it is stored) or stdout alone;
+/// The outputs: the MQTT link (which prints each message once it is stored, if `print`) or
+/// stdout alone;
 /// with the link's publisher of snapshots.
 pub(super) fn outputs(
     cfg: &LoadedConfig,
     metrics: &Arc<Metrics>,
     board: &Board,
+    print: bool,
 ) -> Result<(Box<dyn Sink>, Option<VolatileSender>), AgentError> {
     let site = &cfg.config.site;
     match &cfg.config.mqtt {
         Some(m) => {
             let settings = LinkSettings::new(m, &site.id, &site.device, &cfg.base_dir)?;
-            let mqtt = Mqtt::start(settings, encoder(cfg), metrics)?;
+            let mqtt = Mqtt::start(settings, encoder(cfg), metrics, print)?;
             board.set_link(mqtt.link().figures());
             let volatile = mqtt.volatile();
             Ok((Box::new(mqtt), Some(volatile)))

@@ -67,6 +67,9 @@ pub struct Settings {
     pub summary_every: Duration,
     /// At a stop, how long to keep sending what the broker has not acknowledged yet.
     pub flush: Duration,
+    /// Print each event and statistics message on stdout once it is stored in the outbox (what
+    /// `roadeye run` does; without a link they are printed anyway, as the only output).
+    pub print_stored: bool,
 }
 
 impl Default for Settings {
@@ -74,6 +77,7 @@ impl Default for Settings {
         Settings {
             summary_every: Duration::from_secs(5),
             flush: Duration::from_secs(5),
+            print_stored: true,
         }
     }
 }
@@ -163,7 +167,7 @@ impl Agent {
     ) -> Result<Agent, AgentError> {
         let board = Arc::new(Board::default());
         let metrics = Arc::new(Metrics::new(Arc::clone(&board)));
-        let (sink, volatile) = assemble::outputs(cfg, &metrics, &board)?;
+        let (sink, volatile) = assemble::outputs(cfg, &metrics, &board, settings.print_stored)?;
         let snapshots = assemble::snapshots(cfg, &metrics, volatile)?;
         let http = assemble::endpoints(cfg, &metrics, &board, snapshots.is_some())?;
         let hooks = Hooks {

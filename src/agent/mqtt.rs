@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::sink::{Sink, SinkError, SinkFuture, print};
+use super::sink::{self, Sink, SinkError, SinkFuture};
 use crate::ops::Metrics;
 use crate::pipeline::Output;
 use crate::publish::{
@@ -25,11 +25,12 @@ pub struct Mqtt {
 
 impl Mqtt {
     /// Starts the link (and the embedded broker if configured); times frame → stored and frame
-    /// → acknowledged in `metrics`.
+    /// → acknowledged in `metrics`; prints each stored message on stdout if `print`.
     pub fn start(
         settings: LinkSettings,
         encoder: Encoder,
         metrics: &Arc<Metrics>,
+        print: bool,
     ) -> Result<Mqtt, LinkError> {
         let (host, port) = (settings.host.clone(), settings.port);
         let stored = Arc::clone(metrics);
@@ -39,7 +40,7 @@ impl Mqtt {
                 if let Some(o) = &m.origin {
                     stored.observe("stored", &o.camera, o.at.elapsed().as_secs_f64());
                 }
-                if let Err(e) = print(m) {
+                if print && let Err(e) = sink::print(m) {
                     tracing::debug!("cannot print a stored message: {e}");
                 }
             }),

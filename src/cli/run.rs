@@ -42,6 +42,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let settings = Settings {
         summary_every: seconds(args.summary_every.max(0.1), "--summary-every")?,
         flush: seconds(args.flush_for, "--flush-for")?,
+        print_stored: true,
     };
     let limit = args.duration.map(|s| seconds(s, "--for")).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
