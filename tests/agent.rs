@@ -126,7 +126,7 @@ struct Running {
     commands: mpsc::Sender<Command>,
     seen: Arc<Mutex<Seen>>,
     ops: u16,
-    handle: std::thread::JoinHandle<Report>,
+    handle: std::thread::JoinHandle<Result<Report, String>>,
 }
 
 impl Running {
@@ -155,7 +155,7 @@ impl Running {
                 ops_tx
                     .send(agent.ops_addr().expect("ops endpoints").port())
                     .expect("send");
-                agent.run(rx).await.expect("the agent runs")
+                agent.run(rx).await.map_err(|e| e.to_string())
             })
         });
         let ops = ops_rx
@@ -177,6 +177,18 @@ impl Running {
 
     fn stop(self) -> Report {
         self.send(Command::Stop("the test is done".into()));
+        self.handle
+            .join()
+            .expect("the agent's thread")
+            .expect("the agent ran")
+    }
+
+    /// Waits up to `limit` for the agent to stop by itself; how its run ended.
+    fn ended(self, limit: Duration) -> Result<Report, String> {
+        assert!(
+            wait(limit, || self.handle.is_finished()),
+            "the agent did not stop"
+        );
         self.handle.join().expect("the agent's thread")
     }
 
@@ -470,4 +482,72 @@ fn reloads_keep_track_ids_rising_and_other_cameras_flowing() {
         "west made no tracks with CenterNet int8"
     );
     agent.stop();
+}
+
+/// The (rule or kind, time) of each event and statistics message a probe saw after `after`.
+fn sent_after(seen: &Seen, after: Instant) -> Vec<(String, u64)> {
+    seen.outputs
+        .iter()
+        .filter(|(t, _)| *t > after)
+        .filter_map(|(_, o)| match o {
+            Output::Event(e) => Some((e.rule.clone(), roadeye::types::ms_since_epoch(e.time))),
+            Output::Stats(s) => Some(("stats".into(), roadeye::types::ms_since_epoch(s.start))),
+            Output::Tracks(_) => None,
+        })
+        .collect()
+}
+
+/// The same of each message the broker delivered.
+fn delivered(sub: &Subscriber) -> Vec<(String, u64)> {
+    sub.received()
+        .iter()
+        .filter_map(|r| {
+            if r.topic.ends_with("/stats") {
+                Some(("stats".into(), r.json()["start_ms"].as_u64()?))
+            } else if r.topic.contains("/events/") {
+                let j = r.json();
+                Some((j["rule"].as_str()?.to_string(), j["time_ms"].as_u64()?))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_dead_mqtt_session_stops_the_agent_with_an_error_and_its_messages_wait_in_the_outbox() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (broker, sub, agent) = one_camera(dir.path(), "roadeye/+/lib/+/#");
+    assert!(
+        sub.wait_until(Duration::from_secs(60), |r| r
+            .iter()
+            .any(|m| m.topic.contains("/events/"))),
+        "no event reached the broker"
+    );
+    agent.send(Command::FailOutputs("injected session fault".into()));
+    let failed_at = Instant::now();
+    let seen = Arc::clone(&agent.seen);
+    let ended = agent.ended(Duration::from_secs(30));
+    let err = ended.expect_err("the run must end with an error");
+    assert!(
+        err.contains("the MQTT session stopped while running"),
+        "the error does not name the session: {err}"
+    );
+    // What was decided after the session died (at least the interval in progress, reported at
+    // the stop) waits in the outbox and reaches the broker after a restart.
+    let kept = sent_after(&seen.lock().expect("lock"), failed_at);
+    assert!(!kept.is_empty(), "nothing was decided after the failure");
+    let path = dir.path().join("box.toml");
+    let again = Running::start(&load(&path));
+    assert!(
+        sub.wait_until(Duration::from_secs(60), |_| {
+            let got = delivered(&sub);
+            kept.iter().all(|k| got.contains(k))
+        }),
+        "lost after the session died: {:?} not in {:?}",
+        kept,
+        delivered(&sub)
+    );
+    again.stop();
+    drop(broker);
 }

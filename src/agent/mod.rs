@@ -97,6 +97,10 @@ pub enum Command {
         /// The panic's text.
         why: String,
     },
+    /// Make the outputs fail (the MQTT session panics), as a bug would: how the watch on the
+    /// outputs is tested.
+    #[doc(hidden)]
+    FailOutputs(String),
     /// Make an inference lane of a model fail, as a bug would: how the supervision is tested.
     #[doc(hidden)]
     FailInference {
@@ -250,11 +254,18 @@ impl Agent {
             }
         };
         health(&mut outlet);
+        let mut broken = None;
         let reason = loop {
             let why = tokio::select! {
                 Some(o) = outputs.recv() => {
-                    outlet.emit(&o).await?;
-                    continue;
+                    match outlet.emit(&o).await {
+                        Ok(()) => continue,
+                        Err(e) => {
+                            tracing::error!("{e}: stopping");
+                            broken = Some(e);
+                            break "an output failed".to_string();
+                        }
+                    }
                 }
                 _ = tick.tick() => {
                     board.sample_rates();
@@ -263,6 +274,11 @@ impl Agent {
                         tracing::info!("{line}");
                     }
                     health(&mut outlet);
+                    if let Some(what) = outlet.sinks.iter().find_map(|s| s.stopped()) {
+                        tracing::error!("{what} stopped while running: stopping so that the service restarts");
+                        broken = Some(SinkError::Stopped(what));
+                        break format!("{what} stopped");
+                    }
                     if !statuses.is_empty() && statuses.iter().all(|(_, s)| s.state == CameraState::Ended) {
                         break "every source ended".to_string();
                     }
@@ -280,6 +296,12 @@ impl Agent {
                     Command::FailAnalysis { camera, why } => {
                         if !pipelines.fail_analysis(&camera, &why) {
                             tracing::warn!(camera = %camera, "no such camera, or its analysis is busy");
+                        }
+                        continue;
+                    }
+                    Command::FailOutputs(why) => {
+                        for s in &outlet.sinks {
+                            s.fail(&why);
                         }
                         continue;
                     }
@@ -313,13 +335,16 @@ impl Agent {
         pipelines
             .shutdown_draining(&mut outputs, |o| last.push(o))
             .await;
+        let mut failed = broken;
         for o in &last {
-            outlet.emit(o).await?;
+            if let Err(e) = outlet.emit(o).await {
+                failed = Some(e);
+                break;
+            }
         }
-        let mut failed = None;
         for s in outlet.sinks.drain(..) {
             if let Err(e) = s.close(settings.flush).await {
-                failed = Some(e);
+                failed.get_or_insert(e);
             }
         }
         if let Some(h) = http {

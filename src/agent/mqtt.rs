@@ -102,6 +102,14 @@ impl Sink for Mqtt {
         self.link.set_config(config.clone());
     }
 
+    fn stopped(&self) -> Option<&'static str> {
+        self.link.stopped()
+    }
+
+    fn fail(&self, why: &str) {
+        self.link.fail(why);
+    }
+
     fn close(self: Box<Self>, grace: Duration) -> SinkFuture<'static> {
         Box::pin(async move {
             match self.link.shutdown(grace).await {

@@ -28,6 +28,11 @@ pub enum SinkError {
     /// The MQTT link failed while stopping.
     #[error("the MQTT link failed while stopping (see the errors above)")]
     LinkFailed,
+    /// An output's task ended while the agent ran.
+    #[error(
+        "{0} stopped while running; what was not acknowledged stays in the outbox for the next start"
+    )]
+    Stopped(&'static str),
 }
 
 /// One output of the agent.
@@ -40,6 +45,16 @@ pub trait Sink: Send {
 
     /// The running config and the last reload's outcome, at the start and after each reload.
     fn config(&mut self, _config: &ConfigHealth) {}
+
+    /// Which of its tasks has ended while it should run, if one has (checked once per summary
+    /// period: the agent then stops with an error, so that the service manager restarts it).
+    fn stopped(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Fails on purpose, as a bug would: how the watch on the outputs is tested.
+    #[doc(hidden)]
+    fn fail(&self, _why: &str) {}
 
     /// Stops after sending what it can within `grace`.
     fn close(self: Box<Self>, grace: Duration) -> SinkFuture<'static>;

@@ -236,6 +236,8 @@ pub(super) struct Store {
     outbox: Mutex<Outbox>,
     figures: Arc<LinkFigures>,
     origins: origins::Origins,
+    /// A failure asked for (how the agent's watch on the link is tested): the session panics.
+    fail: Mutex<Option<String>>,
 }
 
 /// How many times a failed write is retried after the producers have stopped (one per second).
@@ -273,6 +275,7 @@ impl Link {
             outbox: Mutex::new(outbox),
             figures: Arc::clone(&figures),
             origins: origins::Origins::default(),
+            fail: Mutex::new(None),
         });
         let (volatile, volatile_rx) = mpsc::channel(VOLATILE_QUEUE);
         let stored = Arc::new(Notify::new());
@@ -326,6 +329,28 @@ impl Link {
     /// The link's live figures (connection, outbox depth, deliveries, drops).
     pub fn figures(&self) -> Arc<LinkFigures> {
         Arc::clone(&self.figures)
+    }
+
+    /// Which of the link's tasks has ended while it should run (a panic or a failure), if one has:
+    /// the link no longer stores or sends.
+    pub fn stopped(&self) -> Option<&'static str> {
+        if self.writer.is_finished() {
+            Some("the outbox writer")
+        } else if self.session.is_finished() {
+            Some("the MQTT session")
+        } else {
+            None
+        }
+    }
+
+    /// Makes the session panic with `why`, as a bug would: how the watch on the link is tested.
+    #[doc(hidden)]
+    pub fn fail(&self, why: &str) {
+        *self
+            .store
+            .fail
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(why.to_string());
     }
 
     /// The running config and the last reload's outcome; published at once.

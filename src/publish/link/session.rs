@@ -178,6 +178,15 @@ impl Session {
                 // A reload's outcome is published at once.
                 Ok(()) = self.config.changed() => self.publish_status(&client).await,
                 _ = housekeeping.tick() => {
+                    let fail = self
+                        .outbox
+                        .fail
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .take();
+                    if let Some(why) = fail {
+                        panic!("{why}");
+                    }
                     self.remove_acked().await;
                     if last_expiry.is_none_or(|t| t.elapsed() >= EXPIRY) {
                         last_expiry = Some(Instant::now());
