@@ -24,6 +24,14 @@ pub struct Candidate {
     pub class_id: u16,
 }
 
+impl Candidate {
+    /// Whether its coordinates and score are finite numbers.
+    pub fn is_finite(&self) -> bool {
+        let b = self.bbox;
+        self.score.is_finite() && [b.x1, b.y1, b.x2, b.y2].iter().all(|v| v.is_finite())
+    }
+}
+
 /// A model output: its shape (all dimensions known) and its data, row-major.
 #[derive(Debug, Clone, Copy)]
 pub struct OutputTensor<'a> {
@@ -194,8 +202,22 @@ impl Decoder {
             .collect()
     }
 
-    /// Decodes `outputs` (in the order of [`DecoderSpec::outputs`]) into `out`, appending.
+    /// Decodes `outputs` (in the order of [`DecoderSpec::outputs`]) into `out`, appending. A
+    /// box whose coordinates or score are not finite (a model's overflow: ∞ − ∞, NaN) is
+    /// dropped: it could only poison NMS, the tracker and the rules.
     pub fn decode(
+        &self,
+        outputs: &[OutputTensor<'_>],
+        table: &ClassTable,
+        input_size: (u32, u32),
+        out: &mut Vec<Candidate>,
+    ) -> Result<(), DecodeError> {
+        let result = self.decode_all(outputs, table, input_size, out);
+        out.retain(Candidate::is_finite);
+        result
+    }
+
+    fn decode_all(
         &self,
         outputs: &[OutputTensor<'_>],
         table: &ClassTable,
@@ -273,5 +295,7 @@ fn require(t: &OutputTensor<'_>, dims: &[Option<usize>]) -> Result<(), DecodeErr
     Ok(())
 }
 
+#[cfg(test)]
+mod fuzz;
 #[cfg(test)]
 mod tests;
