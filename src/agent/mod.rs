@@ -338,7 +338,10 @@ impl Agent {
         let mut failed = broken;
         for o in &last {
             if let Err(e) = outlet.emit(o).await {
-                tracing::error!("{e}: {} output(s) decided at the stop were not stored", last.len());
+                tracing::error!(
+                    "{e}: {} output(s) decided at the stop were not stored",
+                    last.len()
+                );
                 failed.get_or_insert(e);
                 break;
             }
