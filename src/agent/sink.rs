@@ -66,7 +66,7 @@ pub struct Stdout {
 }
 
 impl Stdout {
-    /// Prints with the topics of `prefix`, `site` and `device`.
+    /// Prints what `encoder` makes (its topics and envelopes).
     pub fn new(encoder: Encoder) -> Stdout {
         Stdout { encoder }
     }

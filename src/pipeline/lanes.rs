@@ -105,6 +105,8 @@ struct Shared {
     metrics: Option<Arc<Metrics>>,
     /// A failure asked for (how the supervision is tested): the next lane to look panics.
     fail: Mutex<Option<String>>,
+    /// Whether `fail` holds one: the lanes' loop reads this flag, not the lock.
+    failing: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -178,6 +180,7 @@ impl LanePool {
             stop: AtomicBool::new(false),
             metrics,
             fail: Mutex::new(None),
+            failing: AtomicBool::new(false),
         });
         let mut pool = LanePool {
             shared,
@@ -224,6 +227,7 @@ impl LanePool {
     #[doc(hidden)]
     pub fn fail(&self, why: &str) {
         *lock(&self.shared.fail) = Some(why.to_string());
+        self.shared.failing.store(true, Ordering::SeqCst);
         self.shared.signal.notify_all();
     }
 
@@ -279,7 +283,9 @@ fn lane(mut runner: ModelRunner, shared: &Shared, mut supervisor: Supervisor) {
 fn serve(runner: &mut ModelRunner, shared: &Shared, supervisor: &mut Supervisor) {
     let timer = shared.metrics.as_ref().map(|m| m.inference(&shared.model));
     while !shared.stop.load(Ordering::SeqCst) {
-        if let Some(why) = lock(&shared.fail).take() {
+        if shared.failing.swap(false, Ordering::SeqCst)
+            && let Some(why) = lock(&shared.fail).take()
+        {
             panic!("{why}");
         }
         let Some(job) = shared.next_job() else {
