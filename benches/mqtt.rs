@@ -25,12 +25,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use roadeye::publish::{Encoder, Limits, Link, LinkSettings, Message, Outbox, Topics};
 use roadeye::rules::{Event, EventKind, ObjectInfo};
-use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, QoS};
-use tokio::sync::{mpsc, oneshot};
+use rumqttc::{AsyncClient, MqttOptions, QoS};
 
 #[allow(dead_code)]
 #[path = "../tests/common/mosquitto.rs"]
 mod mosquitto;
+
+#[path = "mqtt/inbox.rs"]
+mod inbox;
+
+use inbox::{Inbox, seq_of, subscribe};
 
 const PREFIX: &str = "roadeye/v1";
 const SITE: &str = "bench";
@@ -75,143 +79,6 @@ fn messages(enc: &mut Encoder, run: &str, n: usize) -> Vec<Message> {
             m
         })
         .collect()
-}
-
-/// The `seq` a payload starts with.
-fn seq_of(payload: &[u8]) -> Option<u64> {
-    let rest = payload.strip_prefix(b"{\"seq\":")?;
-    let end = rest.iter().position(|b| !b.is_ascii_digit())?;
-    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
-}
-
-/// One message the subscriber received, stamped on arrival.
-struct Receipt {
-    topic: String,
-    seq: u64,
-    at: Instant,
-}
-
-/// What arrived on one topic.
-#[derive(Default)]
-struct Arrivals {
-    /// First arrival of each `seq`.
-    first: Vec<Option<Instant>>,
-    distinct: usize,
-    duplicates: usize,
-    /// First arrivals of a `seq` lower than one already seen.
-    out_of_order: usize,
-    highest: Option<u64>,
-}
-
-/// The subscriber's receipts, by topic.
-struct Inbox {
-    rx: mpsc::UnboundedReceiver<Receipt>,
-    topics: HashMap<String, Arrivals>,
-}
-
-impl Inbox {
-    fn take(&mut self, r: Receipt) {
-        let a = self.topics.entry(r.topic).or_default();
-        let i = r.seq as usize;
-        if a.first.len() <= i {
-            a.first.resize(i + 1, None);
-        }
-        if a.first[i].is_some() {
-            a.duplicates += 1;
-            return;
-        }
-        a.first[i] = Some(r.at);
-        a.distinct += 1;
-        if a.highest.is_some_and(|h| r.seq < h) {
-            a.out_of_order += 1;
-        }
-        a.highest = a.highest.max(Some(r.seq));
-    }
-
-    /// Waits for all `n` messages of `topic`; returns when each first arrived, by `seq`. Panics
-    /// if some are still missing after [`PATIENCE`].
-    async fn all(&mut self, topic: &str, n: usize) -> Vec<Instant> {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while self.topics.get(topic).map_or(0, |a| a.distinct) < n {
-            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(r)) => self.take(r),
-                Ok(None) => panic!("the subscriber lost the broker (its error is above)"),
-                Err(_) => {
-                    let got = self.topics.get(topic).map_or(0, |a| a.distinct);
-                    panic!(
-                        "{topic}: {} of {n} messages never arrived ({} s)",
-                        n - got,
-                        PATIENCE.as_secs()
-                    );
-                }
-            }
-        }
-        let a = &self.topics[topic];
-        a.first[..n]
-            .iter()
-            .map(|t| t.expect("counted as arrived"))
-            .collect()
-    }
-
-    /// Takes what else arrives within `quiet` (late duplicates).
-    async fn drain(&mut self, quiet: Duration) {
-        while let Ok(Some(r)) = tokio::time::timeout(quiet, self.rx.recv()).await {
-            self.take(r);
-        }
-    }
-}
-
-/// An in-process subscriber to every event topic of the site (QoS 1), stamping each receipt.
-async fn subscribe(port: u16) -> Inbox {
-    let mut o = MqttOptions::new("bench-subscriber", "127.0.0.1", port);
-    o.set_keep_alive(Duration::from_secs(30))
-        .set_clean_session(true)
-        .set_max_packet_size(MAX_PACKET, MAX_PACKET);
-    let (client, mut events) = AsyncClient::new(o, 16);
-    client
-        .subscribe(format!("{PREFIX}/{SITE}/+/events/#"), QoS::AtLeastOnce)
-        .await
-        .expect("subscribe");
-    let (tx, rx) = mpsc::unbounded_channel();
-    let (ready_tx, ready_rx) = oneshot::channel();
-    tokio::spawn(async move {
-        let _client = client;
-        let mut ready = Some(ready_tx);
-        loop {
-            match events.poll().await {
-                Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
-                    let at = Instant::now();
-                    if let Some(seq) = seq_of(&p.payload) {
-                        let _ = tx.send(Receipt {
-                            topic: p.topic,
-                            seq,
-                            at,
-                        });
-                    }
-                }
-                Ok(MqttEvent::Incoming(Packet::SubAck(_))) => {
-                    if let Some(r) = ready.take() {
-                        let _ = r.send(());
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    // Dropping the sender ends the run: a bench with a broken subscriber counts
-                    // nothing.
-                    eprintln!("subscriber: {e}");
-                    return;
-                }
-            }
-        }
-    });
-    tokio::time::timeout(Duration::from_secs(10), ready_rx)
-        .await
-        .expect("the subscription is acknowledged within 10 s")
-        .expect("the subscriber is running");
-    Inbox {
-        rx,
-        topics: HashMap::new(),
-    }
 }
 
 /// The limit: rumqttc publishing QoS 1 straight from memory, `WINDOW` in flight.

@@ -14,7 +14,8 @@ use common::schema::{
 };
 use roadeye::publish::message::{DEFAULT_PREFIX, envelope_json};
 use roadeye::publish::{
-    Alarm, CameraHealth, ConfigHealth, Dropped, IdGen, OutboxHealth, RejectedConfig, Status, Topics,
+    Alarm, BoxHealth, CameraHealth, ConfigHealth, Dropped, IdGen, OutboxHealth, RejectedConfig,
+    StageHealth, Status, Topics,
 };
 use roadeye::rules::IntervalStats;
 use roadeye::rules::queue::QueueState;
@@ -223,6 +224,14 @@ fn every_camera_state() -> Vec<CameraState> {
 }
 
 fn heartbeat_json(cameras: &[CameraHealth]) -> Vec<u8> {
+    heartbeat_with(cameras, Vec::new())
+}
+
+fn heartbeat_with(cameras: &[CameraHealth], stages: Vec<StageHealth>) -> Vec<u8> {
+    let health = BoxHealth {
+        cameras: cameras.to_vec(),
+        stages,
+    };
     let out = OutboxHealth {
         depth: 3,
         bytes: 1187,
@@ -235,7 +244,7 @@ fn heartbeat_json(cameras: &[CameraHealth]) -> Vec<u8> {
         DEVICE,
         T0_MS,
         86_412,
-        cameras,
+        &health,
         out,
     ))
     .expect("status json")
@@ -257,6 +266,23 @@ fn heartbeats_clean_stops_and_the_last_will_validate() {
         .collect();
     valid(&t.status(), &heartbeat_json(&cams));
     valid(&t.status(), &heartbeat_json(&[]));
+    // Failed stages of every kind, down or working again.
+    let stages = [
+        ("analysis", "cam-0"),
+        ("inference", "centernet/lane-1"),
+        ("snapshots", "writer"),
+        ("endpoints", "127.0.0.1:9090"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (stage, of))| StageHealth {
+        stage,
+        of: (*of).into(),
+        failures: i as u64 + 1,
+        down: (i % 2 == 0).then(|| "panicked: index out of bounds (restart 1 in 2 s)".into()),
+    })
+    .collect();
+    valid(&t.status(), &heartbeat_with(&cams, stages));
     let mut ids = IdGen::new(7);
     let id = ids.next(T0_MS);
     let stopped = Status::stopped(&id, SITE, DEVICE, T0_MS);
@@ -318,14 +344,17 @@ fn outbox_alarms_validate() {
 #[test]
 fn a_heartbeat_without_cameras_is_invalid() {
     let t = topics();
-    let cams = [health("north", &CameraState::Streaming, None)];
+    let health = BoxHealth {
+        cameras: vec![health("north", &CameraState::Streaming, None)],
+        stages: Vec::new(),
+    };
     let hb = Status::online(
         "01M872W4FMA17T2W5K70WJCC2S",
         SITE,
         DEVICE,
         T0_MS,
         60,
-        &cams,
+        &health,
         OutboxHealth::default(),
     );
     let without = Status {
@@ -341,6 +370,12 @@ fn a_heartbeat_without_cameras_is_invalid() {
     let mut v = serde_json::to_value(&hb).expect("json");
     v["cameras"][0]["state"] = json!("buffering");
     invalid(&t.status(), &v, &["/cameras/0/state"]);
+    // A failed stage is one of the four, and says how often it failed.
+    let mut v = serde_json::to_value(&hb).expect("json");
+    v["stages"] = json!([{"stage": "decoder", "of": "north", "failures": 1}]);
+    invalid(&t.status(), &v, &["/stages/0/stage"]);
+    v["stages"] = json!([{"stage": "analysis", "of": "north"}]);
+    invalid(&t.status(), &v, &["\"failures\" is a required property"]);
 }
 
 #[test]

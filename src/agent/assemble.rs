@@ -52,6 +52,7 @@ pub(super) fn outputs(
 pub(super) fn snapshots(
     cfg: &LoadedConfig,
     metrics: &Arc<Metrics>,
+    board: &Arc<Board>,
     link: Option<VolatileSender>,
 ) -> Result<Option<Arc<Snapshots>>, AgentError> {
     let s = &cfg.config.snapshots;
@@ -84,6 +85,7 @@ pub(super) fn snapshots(
         s.max_mb.saturating_mul(1024 * 1024),
         s.quality,
         Some(Arc::clone(metrics)),
+        Some(Arc::clone(board)),
         publish,
     )?;
     tracing::info!(

@@ -33,7 +33,7 @@ pub use sink::{Sink, SinkError, Stdout};
 use crate::config::LoadedConfig;
 use crate::infer::OrtRuntime;
 use crate::ops::{Board, HttpServer, Metrics, SnapshotError};
-use crate::pipeline::{Hooks, Output, PipelineError, Pipelines, Summary};
+use crate::pipeline::{Hooks, Output, PipelineError, Pipelines, Snapshots, Summary};
 use crate::publish::LinkError;
 use crate::source::CameraState;
 
@@ -101,6 +101,13 @@ pub enum Command {
     /// outputs is tested.
     #[doc(hidden)]
     FailOutputs(String),
+    /// Make the snapshot writer fail at its next snapshot, as a bug would: how the supervision
+    /// is tested.
+    #[doc(hidden)]
+    FailSnapshots(String),
+    /// Make the ops endpoints fail, as a bug would: how the supervision is tested.
+    #[doc(hidden)]
+    FailEndpoints(String),
     /// Make an inference lane of a model fail, as a bug would: how the supervision is tested.
     #[doc(hidden)]
     FailInference {
@@ -127,6 +134,7 @@ pub struct Agent {
     outputs: mpsc::Receiver<Output>,
     outlet: Outlet,
     http: Option<HttpServer>,
+    snapshots: Option<Arc<Snapshots>>,
     reloader: Reloader,
     watching: bool,
 }
@@ -172,11 +180,11 @@ impl Agent {
         let board = Arc::new(Board::default());
         let metrics = Arc::new(Metrics::new(Arc::clone(&board)));
         let (sink, volatile) = assemble::outputs(cfg, &metrics, &board, settings.print_stored)?;
-        let snapshots = assemble::snapshots(cfg, &metrics, volatile)?;
+        let snapshots = assemble::snapshots(cfg, &metrics, &board, volatile)?;
         let http = assemble::endpoints(cfg, &metrics, &board, snapshots.is_some())?;
         let hooks = Hooks {
             metrics: Some(Arc::clone(&metrics)),
-            snapshots,
+            snapshots: snapshots.clone(),
             board: Arc::clone(&board),
         };
         let (pipelines, outputs) = Pipelines::start_with(cfg, rt, hooks)?;
@@ -203,6 +211,7 @@ impl Agent {
             outputs,
             outlet,
             http,
+            snapshots,
             reloader,
             watching: cfg.config.ops.watch_config,
         })
@@ -239,6 +248,7 @@ impl Agent {
             mut outputs,
             mut outlet,
             http,
+            snapshots,
             mut reloader,
             watching,
         } = self;
@@ -248,9 +258,9 @@ impl Agent {
         watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         board.sample_rates();
         let health = |outlet: &mut Outlet| {
-            let cameras: Vec<_> = board.reading().cameras.iter().map(|c| c.health()).collect();
+            let health = board.reading().health();
             for s in &mut outlet.sinks {
-                s.health(&cameras);
+                s.health(&health);
             }
         };
         health(&mut outlet);
@@ -302,6 +312,20 @@ impl Agent {
                     Command::FailOutputs(why) => {
                         for s in &outlet.sinks {
                             s.fail(&why);
+                        }
+                        continue;
+                    }
+                    Command::FailSnapshots(why) => {
+                        match &snapshots {
+                            Some(s) => s.writer.fail(&why),
+                            None => tracing::warn!("no snapshots are kept"),
+                        }
+                        continue;
+                    }
+                    Command::FailEndpoints(why) => {
+                        match &http {
+                            Some(h) => h.fail(&why),
+                            None => tracing::warn!("no ops endpoints run"),
                         }
                         continue;
                     }

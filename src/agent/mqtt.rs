@@ -10,7 +10,7 @@ use super::sink::{self, Sink, SinkError, SinkFuture};
 use crate::ops::Metrics;
 use crate::pipeline::Output;
 use crate::publish::{
-    CameraHealth, ConfigHealth, Encoder, Link, LinkError, LinkSettings, Message, Origin,
+    BoxHealth, ConfigHealth, Encoder, Link, LinkError, LinkSettings, Message, Origin,
     VolatileSender,
 };
 use crate::types::CameraId;
@@ -94,8 +94,8 @@ impl Sink for Mqtt {
         })
     }
 
-    fn health(&mut self, cameras: &[CameraHealth]) {
-        self.link.set_health(cameras.to_vec());
+    fn health(&mut self, health: &BoxHealth) {
+        self.link.set_health(health.clone());
     }
 
     fn config(&mut self, config: &ConfigHealth) {

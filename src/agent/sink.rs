@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use crate::pipeline::Output;
-use crate::publish::{CameraHealth, Class, ConfigHealth, Encoder, Message};
+use crate::publish::{BoxHealth, Class, ConfigHealth, Encoder, Message};
 
 /// A sink's future: awaiting it is the backpressure (a full outbox slows the cameras' analysis,
 /// it never loses an output).
@@ -40,8 +40,8 @@ pub trait Sink: Send {
     /// Takes a frame's tracks, an event or statistics (in order per camera).
     fn emit<'a>(&'a mut self, o: &'a Output) -> SinkFuture<'a>;
 
-    /// The cameras' health, once per summary period.
-    fn health(&mut self, _cameras: &[CameraHealth]) {}
+    /// The cameras' and the failed stages' health, once per summary period.
+    fn health(&mut self, _health: &BoxHealth) {}
 
     /// The running config and the last reload's outcome, at the start and after each reload.
     fn config(&mut self, _config: &ConfigHealth) {}

@@ -132,6 +132,13 @@ impl CameraConfig {
     }
 
     /// The camera's rules.
+    ///
+    /// The rule fields are written in the camera's table, so they are fields here and in
+    /// [`RulesConfig`]. `#[serde(flatten)]` would write them once but buffers the flattened
+    /// values before deserialising them: every error inside `[[cameras.lines]]`, `zones`, … (a
+    /// mistyped key, a wrong type) would then point at the `[[cameras]]` header instead of its own
+    /// line, and an unknown key would lose its list of expected ones. The reload diff reads the
+    /// field names from `RulesConfig`, and a test checks that both have the same fields.
     pub fn rules(&self) -> RulesConfig {
         RulesConfig {
             lines: self.lines.clone(),

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
-use crate::publish::{CameraHealth, LinkFigures, LinkReading};
+use crate::publish::{BoxHealth, CameraHealth, LinkFigures, LinkReading, StageHealth};
 use crate::source::{CameraState, CameraStatus, StatusCell};
 use crate::types::CameraId;
 
@@ -97,6 +97,25 @@ pub struct Reading {
     pub stages: Vec<(StageKey, StageRecord)>,
     /// The MQTT link, when there is one.
     pub link: Option<LinkReading>,
+}
+
+impl Reading {
+    /// What the heartbeat reports: every camera and every stage that has failed.
+    pub fn health(&self) -> BoxHealth {
+        BoxHealth {
+            cameras: self.cameras.iter().map(CameraReading::health).collect(),
+            stages: self
+                .stages
+                .iter()
+                .map(|((stage, who), r)| StageHealth {
+                    stage,
+                    of: who.to_string(),
+                    failures: r.failures,
+                    down: r.down.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -1,4 +1,7 @@
 //! The HTTP endpoints: `/metrics`, `/healthz` and `/snapshots/{camera}/{file}.jpg`.
+//!
+//! The server is supervised (stage `endpoints`): should it end or panic while the agent runs, it
+//! is logged, counted and shown in the heartbeat, and listens again after the restart delay.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,13 +12,14 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::board::Board;
 use super::health::Health;
 use super::metrics::{CONTENT_TYPE, Metrics};
 use super::snapshot::is_snapshot_name;
+use super::supervise::{Supervisor, panic_message};
 
 /// Why the endpoints could not start.
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +47,24 @@ struct Shared {
 /// The running endpoints.
 pub struct HttpServer {
     addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
+    signal: watch::Sender<Signal>,
     task: JoinHandle<()>,
+}
+
+/// What the server is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Signal {
+    Run,
+    Stop,
+    /// Panic, as a bug would (the test hook).
+    Fail(String),
+}
+
+fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, HttpError> {
+    let bind = |source| HttpError::Bind { addr, source };
+    let std_listener = std::net::TcpListener::bind(addr).map_err(bind)?;
+    std_listener.set_nonblocking(true).map_err(bind)?;
+    tokio::net::TcpListener::from_std(std_listener).map_err(bind)
 }
 
 impl HttpServer {
@@ -56,11 +76,12 @@ impl HttpServer {
         board: Arc<Board>,
         snapshots: Option<PathBuf>,
     ) -> Result<HttpServer, HttpError> {
-        let bind = |source| HttpError::Bind { addr, source };
-        let std_listener = std::net::TcpListener::bind(addr).map_err(bind)?;
-        std_listener.set_nonblocking(true).map_err(bind)?;
-        let listener = tokio::net::TcpListener::from_std(std_listener).map_err(bind)?;
-        let addr = listener.local_addr().map_err(bind)?;
+        let listener = bind(addr)?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| HttpError::Bind { addr, source })?;
+        let supervisor =
+            Supervisor::new("endpoints", Arc::from(addr.to_string()), Arc::clone(&board));
         let app = Router::new()
             .route("/metrics", get(metrics_text))
             .route("/healthz", get(healthz))
@@ -70,20 +91,9 @@ impl HttpServer {
                 board,
                 snapshots,
             });
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!("the metrics endpoint failed: {e}");
-            }
-        });
-        Ok(HttpServer {
-            addr,
-            stop: Some(stop),
-            task,
-        })
+        let (signal, signals) = watch::channel(Signal::Run);
+        let task = tokio::spawn(supervise(listener, app, signals, supervisor));
+        Ok(HttpServer { addr, signal, task })
     }
 
     /// The address it listens on.
@@ -91,12 +101,82 @@ impl HttpServer {
         self.addr
     }
 
+    /// Makes the server panic, as a bug would: how the supervision is tested.
+    #[doc(hidden)]
+    pub fn fail(&self, why: &str) {
+        self.signal.send_replace(Signal::Fail(why.to_string()));
+    }
+
     /// Stops listening and waits for the requests in progress.
-    pub async fn shutdown(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
+    pub async fn shutdown(self) {
+        self.signal.send_replace(Signal::Stop);
+        let _ = self.task.await;
+    }
+}
+
+/// The next failure told from now on (a failure told before is over).
+async fn fault(told: &mut watch::Receiver<Signal>) -> String {
+    told.borrow_and_update();
+    loop {
+        if told.changed().await.is_err() {
+            std::future::pending::<()>().await;
         }
-        let _ = (&mut self.task).await;
+        if let Signal::Fail(why) = &*told.borrow_and_update() {
+            return why.clone();
+        }
+    }
+}
+
+/// Serves until told to stop; a server that ends or panics meanwhile listens again after its
+/// restart delay (the address is bound again).
+async fn supervise(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    mut signals: watch::Receiver<Signal>,
+    mut supervisor: Supervisor,
+) {
+    let addr = listener.local_addr().ok();
+    let mut listener = Some(listener);
+    loop {
+        let Some(l) = listener.take() else { return };
+        let mut stop = signals.clone();
+        let mut told = signals.clone();
+        let app = app.clone();
+        let serve = tokio::spawn(async move {
+            let server = axum::serve(l, app).with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s == Signal::Stop).await;
+            });
+            tokio::select! {
+                r = std::future::IntoFuture::into_future(server) => r,
+                why = fault(&mut told) => panic!("{why}"),
+            }
+        });
+        let why = match serve.await {
+            Ok(Ok(())) if *signals.borrow() == Signal::Stop || signals.has_changed().is_err() => {
+                return;
+            }
+            Ok(Ok(())) => "ended".to_string(),
+            Ok(Err(e)) => format!("failed: {e}"),
+            Err(e) if e.is_panic() => panic_message(&*e.into_panic()),
+            Err(e) => format!("was cancelled: {e}"),
+        };
+        // Listen again after the delay, unless told to stop meanwhile.
+        while listener.is_none() {
+            let delay = supervisor.failed(&why);
+            let stop = signals.wait_for(|s| *s == Signal::Stop);
+            if tokio::time::timeout(delay, stop).await.is_ok() {
+                return;
+            }
+            supervisor.restarted();
+            match addr.map(bind) {
+                Some(Ok(l)) => {
+                    supervisor.handled();
+                    listener = Some(l);
+                }
+                Some(Err(e)) => tracing::error!("{e}"),
+                None => return,
+            }
+        }
     }
 }
 

@@ -301,18 +301,19 @@ impl Collector for Live {
         }
         let mut family = enc.encode_descriptor(
             "roadeye_stage_failures",
-            "Times a supervised stage failed (exited or panicked) and was restarted: a camera's analysis, or a model's inference lane",
+            "Times a supervised stage failed (exited or panicked) and was restarted: a camera's analysis, a model's inference lane, the snapshot writer or the ops endpoints",
             None,
             MetricType::Counter,
         )?;
         for ((stage, who), r) in &reading.stages {
-            // A camera's analysis, or a model's inference lane (`{model}/lane-{i}`).
-            let name = if *stage == "inference" {
-                "lane"
-            } else {
-                "camera"
-            };
-            let label = [("stage", (*stage).to_string()), (name, who.to_string())];
+            // A camera's analysis, a model's inference lane (`{model}/lane-{i}`); the box's own
+            // stages (snapshots, endpoints) are one each.
+            let mut label = vec![("stage", (*stage).to_string())];
+            match *stage {
+                "analysis" => label.push(("camera", who.to_string())),
+                "inference" => label.push(("lane", who.to_string())),
+                _ => {}
+            }
             ConstCounter::new(r.failures).encode(family.encode_family(&label)?)?;
         }
         let Some(r) = reading.link else {

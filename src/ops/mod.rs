@@ -1,4 +1,5 @@
-//! What technicians and integrators watch: metrics, health, annotated images.
+//! What technicians and integrators watch: metrics, health, annotated images; and the
+//! supervision contract every stage reports to them by.
 
 pub mod annotate;
 pub mod board;
@@ -7,6 +8,7 @@ pub mod http;
 pub mod metrics;
 pub mod overlay;
 pub mod snapshot;
+pub mod supervise;
 
 pub use board::Board;
 pub use health::Health;

@@ -6,15 +6,18 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use image::codecs::jpeg::JpegEncoder;
 
+use super::board::Board;
 use super::metrics::Metrics;
 use super::overlay::{Overlay, draw_caption, draw_tracks};
+use super::supervise::{Supervisor, catch};
 use crate::types::Track;
 
 /// Snapshots waiting for the writer; more are skipped (and counted), never waited for.
@@ -59,11 +62,28 @@ pub struct SnapshotJob {
 /// Called with each written snapshot's name and JPEG bytes (to publish it).
 pub type OnWritten = Box<dyn FnMut(&str, &[u8]) + Send>;
 
-/// The running writer.
+/// The running writer: one thread, supervised (a job that panics is logged, counted as a failure
+/// of stage `snapshots`, and the writer pauses for the restart delay, skipping what comes
+/// meanwhile; events never wait for it).
 pub struct SnapshotWriter {
     tx: Option<SyncSender<SnapshotJob>>,
     thread: Option<JoinHandle<()>>,
     metrics: Option<Arc<Metrics>>,
+    fail: Arc<Mutex<Option<String>>>,
+}
+
+/// What the writer reports to.
+struct Reports {
+    metrics: Option<Arc<Metrics>>,
+    supervisor: Option<Supervisor>,
+}
+
+impl Reports {
+    fn count(&self, outcome: &'static str) {
+        if let Some(m) = &self.metrics {
+            m.snapshot(outcome);
+        }
+    }
 }
 
 /// The snapshot name of frame `seq` of `camera` at `time_ms`.
@@ -92,12 +112,13 @@ pub fn is_snapshot_name(name: &str) -> bool {
 
 impl SnapshotWriter {
     /// Starts the writer for `dir`, keeping at most `max_bytes` of snapshots (what is already
-    /// there counts, oldest first).
+    /// there counts, oldest first); its failures are shown on `board`.
     pub fn start(
         dir: PathBuf,
         max_bytes: u64,
         quality: u8,
         metrics: Option<Arc<Metrics>>,
+        board: Option<Arc<Board>>,
         on_written: Option<OnWritten>,
     ) -> Result<SnapshotWriter, SnapshotError> {
         let folder = |source| SnapshotError::Folder {
@@ -107,16 +128,34 @@ impl SnapshotWriter {
         std::fs::create_dir_all(&dir).map_err(folder)?;
         let kept = Retention::scan(&dir, max_bytes).map_err(folder)?;
         let (tx, rx) = sync_channel(QUEUE);
-        let m = metrics.clone();
+        let reports = Reports {
+            metrics: metrics.clone(),
+            supervisor: board.map(|b| Supervisor::new("snapshots", Arc::from("writer"), b)),
+        };
+        let fail = Arc::new(Mutex::new(None));
+        let writer = Writer {
+            dir,
+            kept,
+            quality,
+            on_written,
+            fail: Arc::clone(&fail),
+        };
         let thread = std::thread::Builder::new()
             .name("snapshots".into())
-            .spawn(move || serve(rx, dir, kept, quality, m, on_written))
+            .spawn(move || serve(&rx, writer, reports))
             .map_err(SnapshotError::Thread)?;
         Ok(SnapshotWriter {
             tx: Some(tx),
             thread: Some(thread),
             metrics,
+            fail,
         })
+    }
+
+    /// Makes the next job panic, as a bug would: how the supervision is tested.
+    #[doc(hidden)]
+    pub fn fail(&self, why: &str) {
+        *self.fail.lock().unwrap_or_else(PoisonError::into_inner) = Some(why.to_string());
     }
 
     /// Hands `job` to the writer; false (and counted as skipped) if it is busy.
@@ -143,30 +182,50 @@ impl Drop for SnapshotWriter {
     }
 }
 
-fn serve(
-    rx: Receiver<SnapshotJob>,
+/// The writer's state.
+struct Writer {
     dir: PathBuf,
-    mut kept: Retention,
+    kept: Retention,
     quality: u8,
-    metrics: Option<Arc<Metrics>>,
-    mut on_written: Option<OnWritten>,
-) {
+    on_written: Option<OnWritten>,
+    fail: Arc<Mutex<Option<String>>>,
+}
+
+impl Writer {
+    /// Draws, writes and keeps one snapshot, and publishes it; its name.
+    fn take(&mut self, job: SnapshotJob) -> Result<String, String> {
+        let injected = self
+            .fail
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(why) = injected {
+            panic!("{why}");
+        }
+        let (name, bytes) = write(&self.dir, job, self.quality)?;
+        self.kept.add(&self.dir, name.clone(), bytes.len() as u64);
+        if let Some(f) = self.on_written.as_mut() {
+            f(&name, &bytes);
+        }
+        Ok(name)
+    }
+}
+
+fn serve(rx: &Receiver<SnapshotJob>, mut writer: Writer, mut reports: Reports) {
     let mut failing = false;
     while let Ok(job) = rx.recv() {
-        let result = write(&dir, job, quality);
-        let outcome = match result {
-            Ok((name, bytes)) => {
+        let outcome = match catch(|| writer.take(job)) {
+            Ok(Ok(_)) => {
                 if failing {
                     tracing::info!("snapshots are written again");
                     failing = false;
                 }
-                kept.add(&dir, name.clone(), bytes.len() as u64);
-                if let Some(f) = on_written.as_mut() {
-                    f(&name, &bytes);
+                if let Some(s) = reports.supervisor.as_mut() {
+                    s.handled();
                 }
                 "written"
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 if !failing {
                     tracing::warn!(
                         "cannot write a snapshot: {e} (events still go out; their snapshot is missing)"
@@ -175,9 +234,37 @@ fn serve(
                 }
                 "failed"
             }
+            Err(panicked) => {
+                reports.count("failed");
+                let delay = match reports.supervisor.as_mut() {
+                    Some(s) => s.failed(&panicked),
+                    None => {
+                        tracing::error!("the snapshot writer {panicked}");
+                        Duration::ZERO
+                    }
+                };
+                if !pause(rx, delay, &reports) {
+                    return;
+                }
+                if let Some(s) = reports.supervisor.as_mut() {
+                    s.restarted();
+                }
+                continue;
+            }
         };
-        if let Some(m) = &metrics {
-            m.snapshot(outcome);
+        reports.count(outcome);
+    }
+}
+
+/// Waits out a restart delay, skipping (and counting) the snapshots that come meanwhile; false if
+/// the writer is stopped.
+fn pause(rx: &Receiver<SnapshotJob>, delay: Duration, reports: &Reports) -> bool {
+    let until = Instant::now() + delay;
+    loop {
+        match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok(_) => reports.count("skipped"),
+            Err(RecvTimeoutError::Timeout) => return true,
+            Err(RecvTimeoutError::Disconnected) => return false,
         }
     }
 }
@@ -331,7 +418,7 @@ mod tests {
         assert_eq!(name, "cam/1000-1.jpg");
         // Room for two snapshots and a half.
         let writer =
-            SnapshotWriter::start(dir.path().into(), size * 5 / 2, 80, None, None).unwrap();
+            SnapshotWriter::start(dir.path().into(), size * 5 / 2, 80, None, None, None).unwrap();
         for n in 2..=4 {
             assert!(writer.submit(job(&format!("cam/{}-{n}.jpg", 1000 * n))));
             // One at a time, so none is skipped.

@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
-use super::supervise::{Supervisor, panic_message};
 use super::{Analysed, Output, Snapshots};
+use crate::ops::supervise::{Supervisor, panic_message};
 use crate::ops::{Overlay, SnapshotJob, snapshot_name};
 use crate::rules::{CameraRules, Event, RulesConfig};
 use crate::track::{Tracker, TrackerParams};

@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 
 use super::Analysed;
 use super::order::Reorder;
-use super::supervise::{Supervisor, panic_message};
 use crate::infer::{ModelRunner, Postprocessor, Timings};
+use crate::ops::supervise::{Supervisor, panic_message};
 use crate::ops::{Board, Metrics};
 use crate::source::{LatestFrame, Signal, StatusCell};
 use crate::types::{CameraId, Detections, Frame};

@@ -11,7 +11,6 @@ pub mod plan;
 mod prepare;
 pub mod reload;
 mod summary;
-mod supervise;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -291,7 +290,11 @@ impl Pipelines {
             wall_clock,
             tap,
             timer,
-            supervisor: supervise::Supervisor::new("analysis", id, Arc::clone(&self.hooks.board)),
+            supervisor: crate::ops::supervise::Supervisor::new(
+                "analysis",
+                id,
+                Arc::clone(&self.hooks.board),
+            ),
         }));
         self.cameras.push(Running {
             config: p.config,

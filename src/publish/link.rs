@@ -26,7 +26,7 @@ use super::broker::{BrokerError, start_embedded};
 use super::config::MqttConfig;
 use super::message::Topics;
 use super::outbox::{Limits, Message, Outbox, OutboxError};
-use super::status::{CameraHealth, ConfigHealth};
+use super::status::{BoxHealth, ConfigHealth};
 use super::tls::{TlsError, client_config};
 
 /// Batches of messages waiting for the writer. A full queue slows the producer (the cameras'
@@ -196,7 +196,7 @@ pub struct Link {
     figures: Arc<LinkFigures>,
     store: Arc<Store>,
     config: watch::Sender<Option<ConfigHealth>>,
-    health: watch::Sender<Vec<CameraHealth>>,
+    health: watch::Sender<BoxHealth>,
     stop: watch::Sender<Option<Duration>>,
     writer: JoinHandle<()>,
     session: JoinHandle<u64>,
@@ -280,7 +280,7 @@ impl Link {
         let (volatile, volatile_rx) = mpsc::channel(VOLATILE_QUEUE);
         let stored = Arc::new(Notify::new());
         let (tx, rx) = mpsc::channel(STORE_QUEUE);
-        let (health, health_rx) = watch::channel(Vec::new());
+        let (health, health_rx) = watch::channel(BoxHealth::default());
         let (config, config_rx) = watch::channel(None);
         let (stop, stop_rx) = watch::channel(None);
         let writer = tokio::spawn(write(
@@ -358,9 +358,9 @@ impl Link {
         self.config.send_replace(Some(state));
     }
 
-    /// The cameras' health for the next heartbeat.
-    pub fn set_health(&self, cameras: Vec<CameraHealth>) {
-        self.health.send_replace(cameras);
+    /// The cameras' and stages' health for the next heartbeat.
+    pub fn set_health(&self, health: BoxHealth) {
+        self.health.send_replace(health);
     }
 
     /// Stores what is queued, sends what the broker takes within `grace`, publishes the

@@ -14,5 +14,6 @@ pub use link::{
 pub use message::{Encoder, IdGen, SCHEMA_VERSION, Topics, envelope_json};
 pub use outbox::{Class, Dropped, Limits, Message, Origin, Outbox, OutboxError, Stored};
 pub use status::{
-    Alarm, CameraHealth, ConfigHealth, OutboxHealth, Presence, RejectedConfig, Status,
+    Alarm, BoxHealth, CameraHealth, ConfigHealth, OutboxHealth, Presence, RejectedConfig,
+    StageHealth, Status,
 };

@@ -36,6 +36,30 @@ pub struct CameraHealth {
     pub last_error: Option<String>,
 }
 
+/// A supervised stage that has failed since the start, in a heartbeat: a camera's `analysis`, a
+/// model's `inference` lane, the `snapshots` writer or the ops `endpoints`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StageHealth {
+    /// The stage: `analysis`, `inference`, `snapshots` or `endpoints`.
+    pub stage: &'static str,
+    /// Whose: the camera, the lane (`{model}/lane-{i}`), `writer`, or the endpoints' address.
+    pub of: String,
+    /// Times it failed (exited or panicked) and was restarted, since the start.
+    pub failures: u64,
+    /// Why it is down now; absent once it works again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub down: Option<String>,
+}
+
+/// What the agent reports in each heartbeat: its cameras and its failed stages.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BoxHealth {
+    /// Every running camera.
+    pub cameras: Vec<CameraHealth>,
+    /// Every supervised stage that has failed at least once.
+    pub stages: Vec<StageHealth>,
+}
+
 /// The outbox in a heartbeat.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct OutboxHealth {
@@ -79,6 +103,9 @@ pub struct Status<'a> {
     /// Every camera's health (heartbeats).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cameras: Option<&'a [CameraHealth]>,
+    /// Every supervised stage that has failed since the start (heartbeats; absent when none has).
+    #[serde(skip_serializing_if = "<[StageHealth]>::is_empty")]
+    pub stages: &'a [StageHealth],
     /// The outbox (heartbeats).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outbox: Option<OutboxHealth>,
@@ -127,6 +154,7 @@ impl<'a> Status<'a> {
             version: None,
             uptime_s: None,
             cameras: None,
+            stages: &[],
             outbox: None,
             config: None,
         }
@@ -149,7 +177,7 @@ impl<'a> Status<'a> {
         device: &'a str,
         time_ms: u64,
         uptime_s: u64,
-        cameras: &'a [CameraHealth],
+        health: &'a BoxHealth,
         outbox: OutboxHealth,
     ) -> Status<'a> {
         Status {
@@ -162,7 +190,8 @@ impl<'a> Status<'a> {
             reason: None,
             version: Some(env!("CARGO_PKG_VERSION")),
             uptime_s: Some(uptime_s),
-            cameras: Some(cameras),
+            cameras: Some(&health.cameras),
+            stages: &health.stages,
             outbox: Some(outbox),
             config: None,
         }
@@ -227,8 +256,8 @@ mod tests {
     }
 
     #[test]
-    fn a_heartbeat_carries_cameras_and_the_outbox() {
-        let cams = [CameraHealth {
+    fn a_heartbeat_carries_cameras_failed_stages_and_the_outbox() {
+        let cams = vec![CameraHealth {
             camera: "north".into(),
             state: "streaming",
             fps: 9.5,
@@ -237,14 +266,30 @@ mod tests {
             reconnects: 1,
             last_error: None,
         }];
+        let mut health = BoxHealth {
+            cameras: cams,
+            stages: Vec::new(),
+        };
         let out = OutboxHealth {
             depth: 2,
             bytes: 600,
             dropped_events: 0,
             dropped_stats: 1,
         };
-        let json = serde_json::to_value(Status::online("01A", "hn", "b", 5, 100, &cams, out))
+        let json = serde_json::to_value(Status::online("01A", "hn", "b", 5, 100, &health, out))
             .expect("json");
+        assert!(json.get("stages").is_none(), "no failed stage, no list");
+        health.stages.push(StageHealth {
+            stage: "snapshots",
+            of: "writer".into(),
+            failures: 2,
+            down: Some("panicked: boom".into()),
+        });
+        let with = serde_json::to_value(Status::online("01B", "hn", "b", 6, 101, &health, out))
+            .expect("json");
+        assert_eq!(with["stages"][0]["stage"], "snapshots");
+        assert_eq!(with["stages"][0]["failures"], 2);
+        assert_eq!(with["stages"][0]["down"], "panicked: boom");
         assert_eq!(json["state"], "online");
         assert_eq!(json["uptime_s"], 100);
         assert_eq!(json["cameras"][0]["fps"], 9.5);

@@ -15,7 +15,7 @@ use super::{LinkSettings, Store, Volatile, with_outbox};
 use crate::backoff::Backoff;
 use crate::publish::message::IdGen;
 use crate::publish::outbox::Dropped;
-use crate::publish::status::{Alarm, CameraHealth, ConfigHealth, OutboxHealth, Status};
+use crate::publish::status::{Alarm, BoxHealth, ConfigHealth, OutboxHealth, Status};
 use crate::types::ms_since_epoch;
 
 /// Outbox messages published and not yet acknowledged, at most.
@@ -46,7 +46,7 @@ pub(super) struct Session {
     settings: LinkSettings,
     outbox: Arc<Store>,
     stored: Arc<Notify>,
-    health: watch::Receiver<Vec<CameraHealth>>,
+    health: watch::Receiver<BoxHealth>,
     config: watch::Receiver<Option<ConfigHealth>>,
     stop: watch::Receiver<Option<Duration>>,
     ids: IdGen,
@@ -61,7 +61,7 @@ impl Session {
         settings: LinkSettings,
         outbox: Arc<Store>,
         stored: Arc<Notify>,
-        health: watch::Receiver<Vec<CameraHealth>>,
+        health: watch::Receiver<BoxHealth>,
         config: watch::Receiver<Option<ConfigHealth>>,
         stop: watch::Receiver<Option<Duration>>,
     ) -> Session {
@@ -312,7 +312,7 @@ impl Session {
         .await;
         let now = ms_since_epoch(SystemTime::now());
         let id = self.ids.next(now);
-        let cameras = self.health.borrow().clone();
+        let health = self.health.borrow().clone();
         let config = self.config.borrow_and_update().clone();
         let s = &self.settings;
         let mut status = Status::online(
@@ -321,7 +321,7 @@ impl Session {
             &s.device,
             now,
             self.started.elapsed().as_secs(),
-            &cameras,
+            &health,
             OutboxHealth {
                 depth,
                 bytes,

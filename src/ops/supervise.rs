@@ -17,8 +17,9 @@ const MAX_DELAY: Duration = Duration::from_secs(60);
 /// A stage that ran this long since its restart starts its delays over.
 const HEALTHY_FOR: Duration = Duration::from_secs(120);
 
-/// One supervised stage of one camera (its analysis) or of one model (an inference lane).
-pub(super) struct Supervisor {
+/// One supervised stage: a camera's analysis, a model's inference lane, the snapshot writer or
+/// the ops endpoints.
+pub struct Supervisor {
     stage: &'static str,
     camera: CameraId,
     board: Arc<Board>,
@@ -29,7 +30,9 @@ pub(super) struct Supervisor {
 }
 
 impl Supervisor {
-    pub(super) fn new(stage: &'static str, camera: CameraId, board: Arc<Board>) -> Supervisor {
+    /// The supervisor of `stage` of `camera` (a camera, a lane `{model}/lane-{i}`, or the part
+    /// of the box the stage is: `writer`, the endpoints' address).
+    pub fn new(stage: &'static str, camera: CameraId, board: Arc<Board>) -> Supervisor {
         Supervisor {
             stage,
             camera,
@@ -41,7 +44,7 @@ impl Supervisor {
     }
 
     /// Records a failure; returns how long to wait before the restart.
-    pub(super) fn failed(&mut self, why: &str) -> Duration {
+    pub fn failed(&mut self, why: &str) -> Duration {
         if self.restarted.is_some_and(|t| t.elapsed() >= HEALTHY_FOR) {
             self.backoff.reset();
         }
@@ -66,13 +69,13 @@ impl Supervisor {
     }
 
     /// Records the restart.
-    pub(super) fn restarted(&mut self) {
+    pub fn restarted(&mut self) {
         tracing::info!(of = %self.camera, "{} restarted", self.stage);
         self.restarted = Some(Instant::now());
     }
 
     /// Records that an input was handled: a stage down since its failure is up again.
-    pub(super) fn handled(&mut self) {
+    pub fn handled(&mut self) {
         if self.down {
             self.down = false;
             self.board.stage_up(self.stage, &self.camera);
@@ -81,8 +84,13 @@ impl Supervisor {
     }
 }
 
+/// Runs `f`, turning a panic into its message.
+pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| panic_message(&*p))
+}
+
 /// The text of a panic's payload.
-pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     let text = payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_string())
