@@ -29,6 +29,7 @@ pub use summary::{NewIds, Summary};
 
 use crate::config::{CameraConfig, LoadedConfig};
 use crate::infer::{InferError, OrtRuntime};
+use crate::ops::supervise::Supervisor;
 use crate::ops::{Board, Metrics, Overlay, SnapshotWriter};
 use crate::rules::{Event, IntervalStats, RulesError};
 use crate::source::{Camera, CameraStatus, LatestFrame, Signal, SourceError};
@@ -290,11 +291,7 @@ impl Pipelines {
             wall_clock,
             tap,
             timer,
-            supervisor: crate::ops::supervise::Supervisor::new(
-                "analysis",
-                id,
-                Arc::clone(&self.hooks.board),
-            ),
+            supervisor: Supervisor::new("analysis", id, Arc::clone(&self.hooks.board)),
         }));
         self.cameras.push(Running {
             config: p.config,
