@@ -15,7 +15,7 @@ use common::schema::{
 use roadeye::publish::message::{DEFAULT_PREFIX, envelope_json};
 use roadeye::publish::{
     Alarm, BoxHealth, CameraHealth, ConfigHealth, Dropped, IdGen, OutboxHealth, RejectedConfig,
-    StageHealth, Status, Topics,
+    SetAside, StageHealth, Status, Topics,
 };
 use roadeye::rules::IntervalStats;
 use roadeye::rules::queue::QueueState;
@@ -339,6 +339,34 @@ fn outbox_alarms_validate() {
         let a = Alarm::overflow(&id, SITE, DEVICE, T0_MS, Dropped { events, stats });
         valid(&t.alarms(), &serde_json::to_vec(&a).expect("json"));
     }
+    let aside = SetAside {
+        moved_to: "/var/lib/roadeye/outbox.redb.damaged-1795534215860".into(),
+        reason: "it is cut short (failed to fill whole buffer)".into(),
+    };
+    let id = ids.next(T0_MS);
+    let file = std::path::Path::new("/var/lib/roadeye/outbox.redb");
+    let a = Alarm::damaged(&id, SITE, DEVICE, T0_MS, file, &aside);
+    valid(&t.alarms(), &serde_json::to_vec(&a).expect("json"));
+    // A kind's fields belong to it alone.
+    let mut v = serde_json::to_value(&a).expect("json");
+    v["dropped_events"] = 3.into();
+    invalid(&t.alarms(), &v, &[""]);
+    let over = Alarm::overflow(
+        &id,
+        SITE,
+        DEVICE,
+        T0_MS,
+        Dropped {
+            events: 1,
+            stats: 0,
+        },
+    );
+    let mut v = serde_json::to_value(&over).expect("json");
+    v["reason"] = "x".into();
+    invalid(&t.alarms(), &v, &[""]);
+    v = serde_json::to_value(&a).expect("json");
+    v.as_object_mut().expect("object").remove("moved_to");
+    invalid(&t.alarms(), &v, &[""]);
 }
 
 #[test]
@@ -429,7 +457,10 @@ fn the_examples_in_the_schemas_validate() {
             n += 1;
         }
     }
-    assert_eq!(n, 14, "one example of every message, three of the status");
+    assert_eq!(
+        n, 15,
+        "one example of every message, three of the status, two of the alarm"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@
 mod connection;
 mod figures;
 mod flight;
+mod open;
 mod origins;
 mod session;
 
@@ -57,6 +58,9 @@ pub enum LinkError {
         #[source]
         source: std::io::Error,
     },
+    /// The alarm for a damaged outbox could not be encoded.
+    #[error("cannot encode the outbox alarm: {0}")]
+    Alarm(#[source] serde_json::Error),
     /// The password could not be read.
     #[error("mqtt.{field}: {message}")]
     Secret {
@@ -247,24 +251,7 @@ impl Link {
     /// Opens the outbox (what it holds is sent first), starts the embedded broker if configured,
     /// and the writer and session tasks on the current tokio runtime.
     pub fn start(settings: LinkSettings, on_stored: OnStored) -> Result<Link, LinkError> {
-        if let Some(dir) = settings
-            .outbox_path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(|source| LinkError::Folder {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        let outbox = Outbox::open(&settings.outbox_path, settings.limits)?;
-        if !outbox.is_empty() {
-            tracing::info!(
-                "outbox '{}': {} message(s) from before are sent first",
-                settings.outbox_path.display(),
-                outbox.len()
-            );
-        }
+        let outbox = open::open_outbox(&settings)?;
         if settings.embedded {
             let addr = start_embedded(settings.port)?;
             tracing::info!("embedded MQTT broker listening on {addr}");

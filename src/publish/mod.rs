@@ -12,7 +12,7 @@ pub use link::{
     Link, LinkError, LinkFigures, LinkReading, LinkSettings, OnStored, Volatile, VolatileSender,
 };
 pub use message::{Encoder, IdGen, SCHEMA_VERSION, Topics, envelope_json};
-pub use outbox::{Class, Dropped, Limits, Message, Origin, Outbox, OutboxError, Stored};
+pub use outbox::{Class, Dropped, Limits, Message, Origin, Outbox, OutboxError, SetAside, Stored};
 pub use status::{
     Alarm, BoxHealth, CameraHealth, ConfigHealth, OutboxHealth, Presence, RejectedConfig,
     StageHealth, Status,

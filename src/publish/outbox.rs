@@ -19,6 +19,10 @@ const STATS: TableDefinition<u64, ()> = TableDefinition::new("stats");
 /// Counters that survive restarts.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
+/// redb's page cache (its default is 1 GiB): messages are written once and read once, so a small
+/// cache serves them as well.
+const CACHE_BYTES: usize = 8 << 20;
+
 /// Bytes of a stored message besides its topic and payload.
 const HEADER: usize = 1 + 8 + 2;
 
@@ -149,6 +153,23 @@ pub enum OutboxError {
         #[source]
         source: redb::Error,
     },
+    /// A damaged outbox file could not be moved aside.
+    #[error(
+        "outbox '{}' is damaged: {reason}; it could not be moved aside to '{}': {source} (move or delete the file, then start again)",
+        .path.display(),
+        .moved_to.display()
+    )]
+    SetAside {
+        /// The outbox file.
+        path: PathBuf,
+        /// Where it was to go.
+        moved_to: PathBuf,
+        /// What is damaged.
+        reason: String,
+        /// Why the move failed.
+        #[source]
+        source: std::io::Error,
+    },
     /// A message is larger than the whole outbox may be.
     #[error("a message of {size} bytes is larger than the outbox's max_bytes {max}")]
     TooLarge {
@@ -186,7 +207,13 @@ impl Outbox {
             path: path.to_path_buf(),
             source: e,
         };
-        let db = Database::create(path).map_err(|e| fail(e.into()))?;
+        // Every page's checksum is verified at open: a file altered outside redb is reported as
+        // corrupted instead of trusted until a later write trips over it.
+        let db = Database::builder()
+            .set_check_integrity_on_open(true)
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| fail(e.into()))?;
         let mut outbox = Outbox {
             db,
             path: path.to_path_buf(),
@@ -427,6 +454,9 @@ fn add_dropped(tx: &redb::WriteTransaction, d: Dropped) -> Result<(), redb::Erro
     }
     Ok(())
 }
+
+mod damage;
+pub use damage::SetAside;
 
 #[cfg(test)]
 mod tests;

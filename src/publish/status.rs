@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::message::SCHEMA_VERSION;
-use super::outbox::Dropped;
+use super::outbox::{Dropped, SetAside};
 
 /// Whether the box is up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -198,8 +198,7 @@ impl<'a> Status<'a> {
     }
 }
 
-/// An alarm: the outbox dropped messages to stay within its bounds (published once the link is
-/// back; the counts are those since the last alarm).
+/// An alarm of the box itself, on the alarms topic.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alarm<'a> {
     /// Schema version.
@@ -212,12 +211,33 @@ pub struct Alarm<'a> {
     pub device: &'a str,
     /// When, ms since the Unix epoch.
     pub time_ms: u64,
-    /// Always `outbox_overflow`.
-    pub kind: &'static str,
-    /// Events dropped.
-    pub dropped_events: u64,
-    /// Statistics dropped.
-    pub dropped_stats: u64,
+    /// What happened, with its own fields.
+    #[serde(flatten)]
+    pub kind: AlarmKind,
+}
+
+/// What an alarm is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AlarmKind {
+    /// The outbox dropped messages to stay within its bounds (published once the link is back;
+    /// the counts are those since the last alarm).
+    OutboxOverflow {
+        /// Events dropped.
+        dropped_events: u64,
+        /// Statistics dropped.
+        dropped_stats: u64,
+    },
+    /// The outbox file was found damaged at start, moved aside, and a fresh one opened: what it
+    /// held was not sent.
+    OutboxDamaged {
+        /// The outbox file.
+        file: String,
+        /// Where the damaged file is now.
+        moved_to: String,
+        /// What was wrong with it.
+        reason: String,
+    },
 }
 
 impl<'a> Alarm<'a> {
@@ -229,15 +249,38 @@ impl<'a> Alarm<'a> {
         time_ms: u64,
         dropped: Dropped,
     ) -> Alarm<'a> {
+        let kind = AlarmKind::OutboxOverflow {
+            dropped_events: dropped.events,
+            dropped_stats: dropped.stats,
+        };
+        Alarm::new(id, site, device, time_ms, kind)
+    }
+
+    /// The alarm for the damaged outbox `file`, set aside as `aside`.
+    pub fn damaged(
+        id: &'a str,
+        site: &'a str,
+        device: &'a str,
+        time_ms: u64,
+        file: &std::path::Path,
+        aside: &SetAside,
+    ) -> Alarm<'a> {
+        let kind = AlarmKind::OutboxDamaged {
+            file: file.display().to_string(),
+            moved_to: aside.moved_to.display().to_string(),
+            reason: aside.reason.clone(),
+        };
+        Alarm::new(id, site, device, time_ms, kind)
+    }
+
+    fn new(id: &'a str, site: &'a str, device: &'a str, time_ms: u64, kind: AlarmKind) -> Self {
         Alarm {
             v: SCHEMA_VERSION,
             id,
             site,
             device,
             time_ms,
-            kind: "outbox_overflow",
-            dropped_events: dropped.events,
-            dropped_stats: dropped.stats,
+            kind,
         }
     }
 }
@@ -308,6 +351,26 @@ mod tests {
         assert_eq!(
             json,
             r#"{"v":1,"id":"01A","site":"hn","device":"b","time_ms":7,"kind":"outbox_overflow","dropped_events":4,"dropped_stats":20}"#
+        );
+    }
+
+    #[test]
+    fn a_damaged_outbox_alarm_names_both_files_and_the_reason() {
+        let aside = SetAside {
+            moved_to: "/var/lib/roadeye/outbox.redb.damaged-7".into(),
+            reason: "it is cut short".into(),
+        };
+        let a = Alarm::damaged(
+            "01A",
+            "hn",
+            "b",
+            7,
+            std::path::Path::new("/var/lib/roadeye/outbox.redb"),
+            &aside,
+        );
+        assert_eq!(
+            serde_json::to_string(&a).expect("json"),
+            r#"{"v":1,"id":"01A","site":"hn","device":"b","time_ms":7,"kind":"outbox_damaged","file":"/var/lib/roadeye/outbox.redb","moved_to":"/var/lib/roadeye/outbox.redb.damaged-7","reason":"it is cut short"}"#
         );
     }
 }

@@ -177,3 +177,181 @@ fn an_unusable_path_is_named_with_the_fix() {
         .to_string();
     assert!(err.contains("no other roadeye uses the same file"), "{err}");
 }
+
+/// An outbox holding 50 events, closed: its bytes.
+fn filled(path: &Path) -> Vec<u8> {
+    let mut o = Outbox::open(path, limits(1 << 20)).expect("open");
+    let batch: Vec<Message> = (1..=50).map(|n| msg(Class::Event, n)).collect();
+    o.append(&batch).expect("append");
+    drop(o);
+    std::fs::read(path).expect("read")
+}
+
+/// The files in `dir` whose name starts with `outbox.redb.damaged-`.
+fn set_aside(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("outbox.redb.damaged-"))
+        })
+        .collect()
+}
+
+/// What a damage does to a file's bytes.
+type Damage = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+
+#[test]
+fn a_damaged_outbox_is_moved_aside_whole_and_a_fresh_one_opened() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("outbox.redb");
+    let good = filled(&path);
+    // Each damage: what it does to the bytes, and a word the reason must hold.
+    let damages: Vec<(&str, Damage, &str)> = vec![
+        (
+            "cut in half",
+            Box::new(|b| b[..b.len() / 2].to_vec()),
+            "corrupted",
+        ),
+        (
+            "cut to 100 bytes",
+            Box::new(|b| b[..100].to_vec()),
+            "cut short",
+        ),
+        (
+            "a text file",
+            Box::new(|_| b"[site]\nid = \"x\"\n".repeat(400)),
+            "not an outbox",
+        ),
+        ("zeros", Box::new(|b| vec![0; b.len()]), "not an outbox"),
+        (
+            "its header flipped",
+            Box::new(|b| flip(b, 0..64)),
+            "not an outbox",
+        ),
+        (
+            "everything after the header flipped",
+            Box::new(|b| flip(b, 4096..b.len())),
+            "corrupted",
+        ),
+    ];
+    for (what, damage, word) in damages {
+        let bad = damage(&good);
+        std::fs::write(&path, &bad).expect("write");
+        let (mut o, aside) =
+            Outbox::open_or_set_aside(&path, limits(1 << 20)).unwrap_or_else(|e| {
+                panic!("{what}: {e}");
+            });
+        let aside = aside.unwrap_or_else(|| panic!("{what}: not recognised as damaged"));
+        assert!(aside.reason.contains(word), "{what}: {}", aside.reason);
+        // The damaged bytes are kept, untouched, beside the fresh outbox.
+        assert_eq!(
+            std::fs::read(&aside.moved_to).expect("aside"),
+            bad,
+            "{what}"
+        );
+        assert!(set_aside(dir.path()).contains(&aside.moved_to), "{what}");
+        assert!(o.is_empty(), "{what}");
+        let (seqs, _) = o.append(&[msg(Class::Event, 1)]).expect("append");
+        assert_eq!(seqs, [1], "{what}");
+        drop(o);
+        std::fs::remove_file(&aside.moved_to).expect("rm");
+    }
+}
+
+#[test]
+fn a_database_of_another_program_is_set_aside() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("outbox.redb");
+    {
+        // The same table name with other types: not an outbox.
+        let other: TableDefinition<&str, &str> = TableDefinition::new("messages");
+        let db = Database::create(&path).expect("create");
+        let tx = db.begin_write().expect("tx");
+        tx.open_table(other)
+            .expect("table")
+            .insert("k", "v")
+            .expect("insert");
+        tx.commit().expect("commit");
+    }
+    let (_o, aside) = Outbox::open_or_set_aside(&path, limits(1 << 20)).expect("open");
+    let aside = aside.expect("set aside");
+    assert!(aside.reason.contains("another program"), "{}", aside.reason);
+}
+
+#[test]
+fn a_sound_or_held_outbox_is_never_moved() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("outbox.redb");
+    filled(&path);
+    let (o, aside) = Outbox::open_or_set_aside(&path, limits(1 << 20)).expect("open");
+    assert_eq!((o.len(), aside), (50, None));
+    // Held by another agent: an error, and the file stays where it is.
+    let err = Outbox::open_or_set_aside(&path, limits(1 << 20))
+        .expect_err("held")
+        .to_string();
+    assert!(err.contains("no other roadeye uses the same file"), "{err}");
+    assert!(set_aside(dir.path()).is_empty());
+    drop(o);
+    assert_eq!(
+        Outbox::open(&path, limits(1 << 20)).expect("reopen").len(),
+        50
+    );
+}
+
+fn flip(b: &[u8], range: std::ops::Range<usize>) -> Vec<u8> {
+    let mut out = b.to_vec();
+    for x in &mut out[range] {
+        *x ^= 0xFF;
+    }
+    out
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    /// The bytes of a sound outbox holding 50 events, made once.
+    fn sound() -> &'static [u8] {
+        static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+        BYTES.get_or_init(|| {
+            let dir = tempfile::tempdir().expect("tmp");
+            filled(&dir.path().join("outbox.redb"))
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// Bytes flipped anywhere and the file cut anywhere: the outbox opens (set aside when
+        /// damaged) and takes new messages; never a panic, never a refusal to start.
+        #[test]
+        fn any_damage_opens_a_usable_outbox(
+            flips in prop::collection::vec((0usize..1 << 20, 1u8..=255), 0..64),
+            cut in prop::option::of(0usize..1 << 20),
+        ) {
+            let mut bytes = sound().to_vec();
+            for (at, x) in flips {
+                let n = bytes.len();
+                bytes[at % n] ^= x;
+            }
+            if let Some(cut) = cut {
+                let n = bytes.len();
+                bytes.truncate(cut % n);
+            }
+            let dir = tempfile::tempdir().expect("tmp");
+            let path = dir.path().join("outbox.redb");
+            std::fs::write(&path, &bytes).expect("write");
+            let (mut o, aside) = Outbox::open_or_set_aside(&path, limits(1 << 20))
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            match &aside {
+                Some(a) => prop_assert_eq!(std::fs::read(&a.moved_to).expect("aside"), bytes),
+                None => prop_assert!(o.len() <= 50),
+            }
+            prop_assert!(o.append(&[msg(Class::Event, 51)]).is_ok());
+        }
+    }
+}
