@@ -43,6 +43,25 @@ fn a_truncated_image_is_called_corrupt() {
 }
 
 #[test]
+fn an_image_claiming_billions_of_pixels_is_refused_by_name() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut bytes = std::fs::read(media("dog.jpg")).expect("dog");
+    // The frame header (baseline or progressive) made to claim 60000 x 60000 pixels.
+    let sof = bytes
+        .windows(2)
+        .position(|m| m == [0xFF, 0xC0] || m == [0xFF, 0xC2])
+        .expect("a frame header");
+    for at in [sof + 5, sof + 7] {
+        bytes[at..at + 2].copy_from_slice(&60_000u16.to_be_bytes());
+    }
+    let huge = dir.path().join("huge.jpg");
+    std::fs::write(&huge, &bytes).expect("write");
+    let (ok, _, err) = detect(&[&huge]);
+    assert_clean_failure(ok, &err, "is larger than roadeye decodes");
+    assert!(err.contains("scale it down first"), "{err}");
+}
+
+#[test]
 fn a_text_file_is_not_an_image() {
     let dir = tempfile::tempdir().expect("tmp");
     let notes = write(dir.path(), "notes.jpg", "camera 7: replace the lens\n");

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use image::RgbImage;
+use roadeye::infer::picture::{self, PictureError};
 use roadeye::infer::{
     Detector, InferenceOptions, OptLevel, OrtRuntime, PostprocessOverride, Provider,
 };
@@ -179,31 +180,10 @@ fn detect_one(
 fn read_image(path: &Path) -> Result<RgbImage> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read image '{}'", path.display()))?;
-    // The content decides the format, not the file name.
-    let Ok(format) = image::guess_format(&bytes) else {
-        anyhow::bail!(
-            "'{}' is not an image roadeye can read (supported: JPEG, PNG, BMP, WebP)",
-            path.display()
-        );
-    };
-    let corrupt = || format!("image '{}' is corrupt or truncated", path.display());
-    // The JPEG decoder fills a cut-off file with grey instead of failing; its end marker tells.
-    if format == image::ImageFormat::Jpeg && !has_jpeg_end(&bytes) {
-        anyhow::bail!("{}: no JPEG end-of-image marker", corrupt());
-    }
-    let img = image::load_from_memory_with_format(&bytes, format).with_context(corrupt)?;
-    Ok(img.to_rgb8())
-}
-
-/// Whether a JPEG stream has its end-of-image marker after its first scan. Entropy-coded data never
-/// holds `FF D9` (a coded `FF` is stuffed), so a cut-off file has none there, while data some cameras
-/// and phones append after the image does not matter.
-fn has_jpeg_end(bytes: &[u8]) -> bool {
-    let marker = |m: u8| move |w: &[u8]| w == [0xFF, m];
-    match bytes.windows(2).position(marker(0xDA)) {
-        Some(sos) => bytes[sos..].windows(2).any(marker(0xD9)),
-        None => false,
-    }
+    picture::decode(&bytes).map_err(|e| match e {
+        PictureError::NotAnImage => anyhow::anyhow!("'{}' is {e}", path.display()),
+        e => anyhow::anyhow!("image '{}' is {e}", path.display()),
+    })
 }
 
 /// `<out>/<stem>.jpg`, with `-2`, `-3`… when two inputs share a stem.

@@ -5,6 +5,7 @@ pub mod decode;
 pub mod detector;
 pub mod model;
 pub mod nms;
+pub mod picture;
 pub mod preprocess;
 pub mod runtime;
 pub mod session;

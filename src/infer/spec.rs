@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::InferError;
 
+/// The largest input width or height a spec may declare (the input tensor is allocated from it).
+pub const MAX_INPUT_SIDE: u32 = 4096;
+
 /// A model spec as written in `models/<name>.toml`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -403,6 +406,15 @@ impl LoadedSpec {
         if s.input.width == 0 || s.input.height == 0 {
             out.push("input: width and height must be at least 1".into());
         }
+        if s.input.width > MAX_INPUT_SIDE || s.input.height > MAX_INPUT_SIDE {
+            out.push(format!(
+                "input: {}x{} is larger than any detector's input; width and height must be at most {MAX_INPUT_SIDE}",
+                s.input.width, s.input.height
+            ));
+        }
+        if s.input.mean.iter().any(|v| !v.is_finite()) {
+            out.push("input.mean: every value must be finite".into());
+        }
         if s.input.std.iter().any(|v| *v == 0.0 || !v.is_finite()) {
             out.push("input.std: every value must be finite and non-zero".into());
         }
@@ -453,6 +465,9 @@ fn parse_class_lines(text: &str) -> Result<Vec<String>, usize> {
         None => Ok(lines[..used].iter().map(|l| l.to_string()).collect()),
     }
 }
+
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {
