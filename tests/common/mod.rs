@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod faulty;
 pub mod library;
 pub mod mosquitto;
 pub mod schema;
