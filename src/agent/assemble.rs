@@ -118,6 +118,9 @@ pub(super) fn endpoints(
                 "metrics on http://{0}/metrics, health on http://{0}/healthz",
                 server.addr()
             );
+            if let Some(w) = crate::config::exposure_warning(&server.addr()) {
+                tracing::warn!("{w}");
+            }
             Ok(Some(server))
         }
         Err(e) => {

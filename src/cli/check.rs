@@ -173,7 +173,10 @@ fn model_origin(spec: &std::path::Path) -> String {
 fn ops_summary(cfg: &roadeye::config::LoadedConfig) -> String {
     let c = &cfg.config;
     let http = match c.ops.listen_addr() {
-        Ok(Some(addr)) => format!("metrics and health on http://{addr}"),
+        Ok(Some(addr)) => match roadeye::config::exposure_warning(&addr) {
+            Some(w) => format!("metrics and health on http://{addr} (warning: {w})"),
+            None => format!("metrics and health on http://{addr}"),
+        },
         _ => "no metrics endpoint".to_string(),
     };
     let reload = if c.ops.watch_config {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::publish::config::{DEFAULT_OUTBOX, MqttConfig, OutboxConfig, TlsConfig};
 pub use crate::secret::Secret;
 pub use camera::{CameraConfig, SCHEMES};
-pub use ops::{DEFAULT_LISTEN, DEFAULT_SNAPSHOT_DIR, OpsConfig, SnapshotConfig};
+pub use ops::{DEFAULT_LISTEN, DEFAULT_SNAPSHOT_DIR, OpsConfig, SnapshotConfig, exposure_warning};
 pub use runtime::RuntimeConfig;
 pub use site::SiteConfig;
 

@@ -47,6 +47,16 @@ impl OpsConfig {
     }
 }
 
+/// The warning for endpoints reachable beyond this box (`addr` not a loopback address): they have
+/// no authentication.
+pub fn exposure_warning(addr: &SocketAddr) -> Option<String> {
+    (!addr.ip().is_loopback()).then(|| {
+        format!(
+            "ops.listen {addr} is reachable beyond this box: /metrics, /healthz and the snapshots have no authentication, so anyone who can reach the address can read them; listen on 127.0.0.1 unless a firewall limits who can"
+        )
+    })
+}
+
 /// Annotated JPEGs of event frames, for integrators.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

@@ -1,6 +1,7 @@
 //! The HTTP endpoints: `/metrics`, `/healthz` and `/snapshots/{camera}/{file}.jpg`.
 //!
-//! The server is supervised (stage `endpoints`): should it end or panic while the agent runs, it
+//! Connections are bounded in number and time (see [`super::serve`]). The server is supervised
+//! (stage `endpoints`): should it end or panic while the agent runs, it
 //! is logged, counted and shown in the heartbeat, and listens again after the restart delay.
 
 use std::net::SocketAddr;
@@ -143,11 +144,11 @@ async fn supervise(
         let mut told = signals.clone();
         let app = app.clone();
         let serve = tokio::spawn(async move {
-            let server = axum::serve(l, app).with_graceful_shutdown(async move {
+            let server = super::serve::serve(l, app, async move {
                 let _ = stop.wait_for(|s| *s == Signal::Stop).await;
             });
             tokio::select! {
-                r = std::future::IntoFuture::into_future(server) => r,
+                r = server => r,
                 why = fault(&mut told) => panic!("{why}"),
             }
         });

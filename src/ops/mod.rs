@@ -7,6 +7,7 @@ pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod overlay;
+pub mod serve;
 pub mod snapshot;
 pub mod supervise;
 

@@ -27,12 +27,17 @@ fn collect(r: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
 impl RunningAgent {
     /// Starts `roadeye run --config config` with `args`.
     pub fn start(config: &Path, args: &[&str]) -> RunningAgent {
+        Self::start_logging(config, args, "info")
+    }
+
+    /// The same, logging at `level` (`ROADEYE_LOG`).
+    pub fn start_logging(config: &Path, args: &[&str], level: &str) -> RunningAgent {
         let mut child = super::roadeye()
             .arg("run")
             .arg("--config")
             .arg(config)
             .args(args)
-            .env("ROADEYE_LOG", "info")
+            .env("ROADEYE_LOG", level)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
