@@ -6,6 +6,8 @@
 #
 #   scripts/soak.sh [MINUTES] [--every SECONDS] [--reload-every SECONDS] [--warmup SECONDS]
 #
+# ROADEYE_SOAK_MQTT_PORT and ROADEYE_SOAK_OPS_PORT move the embedded broker and the endpoints off
+# their defaults (1883, 9710), e.g. to soak beside the test suite.
 # Defaults: 20 minutes, a sample every 5 s, a reload every 60 s, the first 120 s left out of the
 # growth figures (model, buffer pools and the outbox settle). The samples are kept in
 # target/soak/samples.csv. Goal: flat within 2 % between the first and the last quarter.
@@ -30,11 +32,13 @@ rm -rf "$out" && mkdir -p "$out"
 # own outbox and snapshot folder.
 sed -e 's#\([":]\)\.\./#\1../../#g' \
     -e 's#target/demo/outbox.redb#target/soak/outbox.redb#' \
-    -e 's#target/demo/snapshots#target/soak/snapshots#' configs/demo.toml > "$out/soak.toml"
+    -e 's#target/demo/snapshots#target/soak/snapshots#' \
+    -e "s#^embedded = true#embedded = true\nport = ${ROADEYE_SOAK_MQTT_PORT:-1883}#" configs/demo.toml > "$out/soak.toml"
+listen=127.0.0.1:${ROADEYE_SOAK_OPS_PORT:-9710}
+printf '\n[ops]\nlisten = "%s"\n' "$listen" >> "$out/soak.toml"
 ./target/release/roadeye run --config "$out/soak.toml" --summary-every 60 >"$out/events.jsonl" 2>"$out/roadeye.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
-listen=127.0.0.1:9710
 echo "t_s,rss_kb,fds,frames_analysed,events" > "$out/samples.csv"
 start=$(date +%s)
 end=$((start + minutes * 60))

@@ -16,10 +16,12 @@
 //! messages), [`ops`] (metrics, health, snapshots), [`agent`] (everything assembled, started and
 //! stopped in order), [`config`] (the box's TOML config), [`paths`] (where models and ONNX Runtime
 //! are found), [`secret`] (passwords never printed), [`backoff`] (capped
-//! doubling delays for reconnects and restarts). The messages between stages are in [`types`].
+//! doubling delays for reconnects and restarts), [`clock`] (whether the box's clock is
+//! synchronised). The messages between stages are in [`types`].
 
 pub mod agent;
 pub mod backoff;
+pub mod clock;
 pub mod config;
 pub mod infer;
 pub mod ops;

@@ -37,6 +37,16 @@ fn the_library_agent_publishes_events_to_mosquitto() {
         "no heartbeat with the camera streaming: {:?}",
         status.iter().map(|m| m.json()).collect::<Vec<_>>()
     );
+    // Each heartbeat says whether the box's clock is synchronised, as this machine's kernel does.
+    let kernel = roadeye::clock::probe().expect("the kernel's clock state");
+    assert!(
+        status
+            .iter()
+            .filter(|m| m.json()["state"] == "online")
+            .all(|m| m.json()["clock"]["synced"] == kernel.synced),
+        "a heartbeat without the clock's state: {:?}",
+        status.iter().map(|m| m.json()).collect::<Vec<_>>()
+    );
     let report = agent.stop();
     assert_eq!(report.reason, "the test is done");
 }

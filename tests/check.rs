@@ -49,6 +49,12 @@ fn every_example_config_passes_with_its_models_opened() {
                 out.contains(&format!(" from {}", models.display())),
                 "{out}"
             );
+            // The clock's synchronisation, in the kernel's words, whatever this machine's state.
+            assert!(
+                out.contains("clock: synchronised (estimated error")
+                    || out.contains("clock: NOT synchronised: event times are only as good"),
+                "{out}"
+            );
             seen += 1;
         }
     }

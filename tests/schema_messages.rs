@@ -14,8 +14,8 @@ use common::schema::{
 };
 use roadeye::publish::message::{DEFAULT_PREFIX, envelope_json};
 use roadeye::publish::{
-    Alarm, BoxHealth, CameraHealth, ConfigHealth, Dropped, IdGen, OutboxHealth, RejectedConfig,
-    SetAside, StageHealth, Status, Topics,
+    Alarm, BoxHealth, CameraHealth, ClockHealth, ConfigHealth, Dropped, IdGen, OutboxHealth,
+    RejectedConfig, SetAside, StageHealth, Status, Topics,
 };
 use roadeye::rules::IntervalStats;
 use roadeye::rules::queue::QueueState;
@@ -238,7 +238,7 @@ fn heartbeat_with(cameras: &[CameraHealth], stages: Vec<StageHealth>) -> Vec<u8>
         dropped_events: 0,
         dropped_stats: 2,
     };
-    serde_json::to_vec(&Status::online(
+    let mut status = Status::online(
         "01M872W4FMA17T2W5K70WJCC2S",
         SITE,
         DEVICE,
@@ -246,8 +246,13 @@ fn heartbeat_with(cameras: &[CameraHealth], stages: Vec<StageHealth>) -> Vec<u8>
         86_412,
         &health,
         out,
-    ))
-    .expect("status json")
+    );
+    status.clock = Some(ClockHealth {
+        synced: true,
+        est_error_ms: Some(1.2),
+        max_error_ms: Some(56.8),
+    });
+    serde_json::to_vec(&status).expect("status json")
 }
 
 #[test]
@@ -398,6 +403,14 @@ fn a_heartbeat_without_cameras_is_invalid() {
     let mut v = serde_json::to_value(&hb).expect("json");
     v["cameras"][0]["state"] = json!("buffering");
     invalid(&t.status(), &v, &["/cameras/0/state"]);
+    // A clock that is not synchronised gives no error estimates; one that is, may.
+    let mut v = serde_json::to_value(&hb).expect("json");
+    v["clock"] = json!({"synced": false});
+    valid(&t.status(), &serde_json::to_vec(&v).expect("json"));
+    v["clock"] = json!({"synced": false, "est_error_ms": 3.0});
+    invalid(&t.status(), &v, &["/clock"]);
+    v["clock"] = json!({"est_error_ms": 3.0});
+    invalid(&t.status(), &v, &["/clock"]);
     // A failed stage is one of the four, and says how often it failed.
     let mut v = serde_json::to_value(&hb).expect("json");
     v["stages"] = json!([{"stage": "decoder", "of": "north", "failures": 1}]);

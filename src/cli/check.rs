@@ -62,6 +62,10 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
                 tz.to_datetime(now).strftime("%a %H:%M")
             );
         }
+        println!(
+            "  {}",
+            roadeye::clock::describe(roadeye::clock::probe().as_ref())
+        );
         if let Ok(plan) = &plan {
             let warn = if plan.oversubscribed() {
                 " — more inference threads than cores: the models take turns"

@@ -14,6 +14,6 @@ pub use link::{
 pub use message::{Encoder, IdGen, SCHEMA_VERSION, Topics, envelope_json};
 pub use outbox::{Class, Dropped, Limits, Message, Origin, Outbox, OutboxError, SetAside, Stored};
 pub use status::{
-    Alarm, BoxHealth, CameraHealth, ConfigHealth, OutboxHealth, Presence, RejectedConfig,
-    StageHealth, Status,
+    Alarm, BoxHealth, CameraHealth, ClockHealth, ConfigHealth, OutboxHealth, Presence,
+    RejectedConfig, StageHealth, Status,
 };

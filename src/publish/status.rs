@@ -60,6 +60,19 @@ pub struct BoxHealth {
     pub stages: Vec<StageHealth>,
 }
 
+/// Whether the box's clock is synchronised (by NTP or another source), as the kernel tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ClockHealth {
+    /// The kernel counts the clock as synchronised.
+    pub synced: bool,
+    /// The kernel's estimated error of the clock, ms (when synchronised).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub est_error_ms: Option<f64>,
+    /// The kernel's bound on the clock's error, ms (when synchronised).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_error_ms: Option<f64>,
+}
+
 /// The outbox in a heartbeat.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct OutboxHealth {
@@ -109,6 +122,9 @@ pub struct Status<'a> {
     /// The outbox (heartbeats).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outbox: Option<OutboxHealth>,
+    /// Heartbeats: whether the box's clock is synchronised, where the system tells it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockHealth>,
     /// The running config and the last reload (heartbeats).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<&'a ConfigHealth>,
@@ -156,6 +172,7 @@ impl<'a> Status<'a> {
             cameras: None,
             stages: &[],
             outbox: None,
+            clock: None,
             config: None,
         }
     }
@@ -193,6 +210,7 @@ impl<'a> Status<'a> {
             cameras: Some(&health.cameras),
             stages: &health.stages,
             outbox: Some(outbox),
+            clock: None,
             config: None,
         }
     }

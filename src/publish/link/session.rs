@@ -330,6 +330,7 @@ impl Session {
             },
         );
         status.config = config.as_ref();
+        status.clock = crate::clock::probe();
         publish(
             &mut self.flight,
             client,
