@@ -188,6 +188,9 @@ pub struct Outbox {
     next_seq: u64,
     count: u64,
     bytes: u64,
+    /// A write failed on an I/O error (a full disk): redb refuses every later write until the
+    /// file is opened again, so the next write opens it first (see `damage.rs`).
+    stale: bool,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -221,6 +224,7 @@ impl Outbox {
             next_seq: 1,
             count: 0,
             bytes: 0,
+            stale: false,
         };
         outbox.scan().map_err(fail)?;
         Ok(outbox)
@@ -270,6 +274,10 @@ impl Outbox {
     /// Appends `messages` in one durable transaction (fsync'd when it returns), applying the size
     /// bound; returns their sequence numbers and what the bound dropped to make room.
     pub fn append(&mut self, messages: &[Message]) -> Result<(Vec<u64>, Dropped), OutboxError> {
+        self.guarded(|o| o.append_once(messages))
+    }
+
+    fn append_once(&mut self, messages: &[Message]) -> Result<(Vec<u64>, Dropped), OutboxError> {
         if let Some(m) = messages
             .iter()
             .find(|m| m.encoded_len() as u64 > self.limits.max_bytes)
@@ -355,7 +363,7 @@ impl Outbox {
 
     /// Removes the acknowledged messages `seqs`.
     pub fn ack(&mut self, seqs: &[u64]) -> Result<(), OutboxError> {
-        self.remove(seqs, Dropped::default())
+        self.guarded(|o| o.remove(seqs, Dropped::default()))
     }
 
     /// Drops the messages older than the age bound at `now_ms`; returns what it dropped.
@@ -383,7 +391,7 @@ impl Outbox {
             }
         }
         if !old.is_empty() {
-            self.remove(&old, dropped)?;
+            self.guarded(|o| o.remove(&old, dropped))?;
         }
         Ok(dropped)
     }

@@ -1,3 +1,7 @@
+//! A sick outbox file. After a failed write (a full disk) redb refuses every later write until
+//! the file is opened again: the next write reopens it, so the outbox resumes once space frees,
+//! with everything committed before kept.
+//!
 //! A damaged outbox file is set aside, never emptied in place: it is renamed beside itself
 //! (`outbox.redb.damaged-<ms since the epoch>`), kept for whoever investigates, and a fresh
 //! outbox is opened in its place so the box goes on working. The caller raises the alarm.
@@ -53,6 +57,49 @@ impl Outbox {
         })?;
         let outbox = Outbox::open(path, limits)?;
         Ok((outbox, Some(SetAside { moved_to, reason })))
+    }
+}
+
+impl Outbox {
+    /// Runs the write `f`, reopening the file first if an earlier write failed on I/O; an I/O
+    /// failure of `f` marks the file for reopening.
+    pub(super) fn guarded<T>(
+        &mut self,
+        f: impl FnOnce(&mut Outbox) -> Result<T, OutboxError>,
+    ) -> Result<T, OutboxError> {
+        if self.stale {
+            self.reopen()?;
+        }
+        let result = f(self);
+        if let Err(OutboxError::Store {
+            source: redb::Error::Io(_) | redb::Error::PreviousIo,
+            ..
+        }) = &result
+        {
+            self.stale = true;
+        }
+        result
+    }
+
+    /// Closes and opens the file again, counting what it holds.
+    fn reopen(&mut self) -> Result<(), OutboxError> {
+        let fail = |path: &Path, e: redb::Error| OutboxError::Store {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        // The file's lock is held by its handle: it must be closed before it is opened again.
+        let placeholder = redb::Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| fail(&self.path, e.into()))?;
+        drop(std::mem::replace(&mut self.db, placeholder));
+        let fresh = Outbox::open(&self.path, self.limits)?;
+        *self = fresh;
+        tracing::info!(
+            "outbox '{}' opened again after a failed write: {} message(s) kept",
+            self.path.display(),
+            self.count
+        );
+        Ok(())
     }
 }
 
