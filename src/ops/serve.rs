@@ -77,5 +77,7 @@ fn is_transient(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
         ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
-    ) || e.raw_os_error().is_some_and(|c| c == 23 || c == 24)
+    ) || e
+        .raw_os_error()
+        .is_some_and(|c| c == libc::ENFILE || c == libc::EMFILE)
 }

@@ -206,6 +206,11 @@ impl std::fmt::Debug for Outbox {
 impl Outbox {
     /// Opens (or creates) the outbox file at `path`; what it holds is pending again.
     pub fn open(path: &Path, limits: Limits) -> Result<Outbox, OutboxError> {
+        Outbox::open_verified(path, limits, true)
+    }
+
+    /// Opens the file, verifying every page's checksum when `verify`.
+    fn open_verified(path: &Path, limits: Limits, verify: bool) -> Result<Outbox, OutboxError> {
         let fail = |e: redb::Error| OutboxError::Store {
             path: path.to_path_buf(),
             source: e,
@@ -213,7 +218,7 @@ impl Outbox {
         // Every page's checksum is verified at open: a file altered outside redb is reported as
         // corrupted instead of trusted until a later write trips over it.
         let db = Database::builder()
-            .set_check_integrity_on_open(true)
+            .set_check_integrity_on_open(verify)
             .set_cache_size(CACHE_BYTES)
             .create(path)
             .map_err(|e| fail(e.into()))?;

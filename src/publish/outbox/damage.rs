@@ -92,9 +92,12 @@ impl Outbox {
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(|e| fail(&self.path, e.into()))?;
         drop(std::mem::replace(&mut self.db, placeholder));
-        let fresh = Outbox::open(&self.path, self.limits)?;
+        // Only a write failed: what redb committed is sound, so the (whole-file) integrity check
+        // of a start is not repeated at each retry while the disk stays full.
+        let fresh = Outbox::open_verified(&self.path, self.limits, false)?;
         *self = fresh;
-        tracing::info!(
+        // Once a second while the disk stays full: the writer logs the failures themselves.
+        tracing::debug!(
             "outbox '{}' opened again after a failed write: {} message(s) kept",
             self.path.display(),
             self.count
