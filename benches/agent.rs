@@ -111,10 +111,10 @@ fn decode(video: &Path, n: usize) -> Vec<image::RgbImage> {
     let pipeline = Pipeline::build(&settings, move |sample| {
         let mut f = f2.lock().expect("frames");
         if f.len() < n
-            && let Some(p) = GstPixels::from_sample(&sample)
-            && let Some(v) = p.view()
+            && let Some((p, _)) = GstPixels::from_sample(&sample)
+            && let Some(img) = p.view().and_then(|v| v.to_rgb_image())
         {
-            f.push(v.to_image());
+            f.push(img);
         }
     })
     .expect("pipeline");

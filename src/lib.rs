@@ -27,6 +27,7 @@ pub mod infer;
 pub mod ops;
 pub mod paths;
 pub mod pipeline;
+pub mod pixels;
 pub mod publish;
 pub mod rules;
 pub mod secret;

@@ -196,15 +196,16 @@ pub struct FrameMeta {
     pub height: u32,
 }
 
-/// Pixels of a frame, wherever they live (a GStreamer buffer, a plain vector).
+/// Pixels of a frame, wherever they live (a GStreamer buffer, a plain vector), in the format
+/// they were decoded to.
 pub trait FramePixels: Send {
-    /// The RGB view of the pixels, `None` if they cannot be read.
-    fn view(&self) -> Option<RgbView<'_>>;
+    /// A view of the pixels, `None` if they cannot be read.
+    fn view(&self) -> Option<crate::pixels::PixelView<'_>>;
 }
 
 impl FramePixels for image::RgbImage {
-    fn view(&self) -> Option<RgbView<'_>> {
-        RgbView::packed(self.width(), self.height(), self.as_raw())
+    fn view(&self) -> Option<crate::pixels::PixelView<'_>> {
+        RgbView::packed(self.width(), self.height(), self.as_raw()).map(Into::into)
     }
 }
 

@@ -85,7 +85,9 @@ pub fn run(args: SnapshotArgs) -> Result<ExitCode> {
     };
     camera.stop();
     let view = frame.pixels.view().context("the frame could not be read")?;
-    let mut img = view.to_image();
+    let mut img = view
+        .to_rgb_image()
+        .context("the frame could not be converted to RGB")?;
     let found = match detector {
         Some(mut d) => {
             let dets = d.detect(view)?;

@@ -9,7 +9,8 @@ use super::model::{ModelRunner, RawOutputs, Timings};
 use super::preprocess::Transform;
 use super::spec::{LoadedSpec, Postprocess, PostprocessOverride};
 use super::{InferError, InferenceOptions, OrtRuntime, nms};
-use crate::types::{Detection, RgbView};
+use crate::pixels::PixelView;
+use crate::types::Detection;
 
 /// Model outputs → detections in source pixels: decode, class policy, box mapping, NMS. Pure.
 #[derive(Debug, Clone)]
@@ -121,20 +122,26 @@ impl Detector {
     }
 
     /// Detects objects in `img`; boxes are in `img`'s pixels.
-    pub fn detect(&mut self, img: RgbView<'_>) -> Result<Vec<Detection>, InferError> {
+    pub fn detect<'a>(
+        &mut self,
+        img: impl Into<PixelView<'a>>,
+    ) -> Result<Vec<Detection>, InferError> {
         self.detect_timed(img).map(|(d, _)| d)
     }
 
     /// [`Detector::detect`] with the time of each step.
-    pub fn detect_timed(
+    pub fn detect_timed<'a>(
         &mut self,
-        img: RgbView<'_>,
+        img: impl Into<PixelView<'a>>,
     ) -> Result<(Vec<Detection>, Timings), InferError> {
         self.runner.detect(img, &mut self.post)
     }
 
     /// Fills the input tensor from `img` (the first step of [`Detector::detect`]).
-    pub fn preprocess(&mut self, img: RgbView<'_>) -> Result<Transform, InferError> {
+    pub fn preprocess<'a>(
+        &mut self,
+        img: impl Into<PixelView<'a>>,
+    ) -> Result<Transform, InferError> {
         self.runner.preprocess(img)
     }
 

@@ -13,7 +13,8 @@ use super::detector::Postprocessor;
 use super::preprocess::{Preprocessor, Transform};
 use super::spec::LoadedSpec;
 use super::{InferError, InferenceOptions, OrtRuntime, session};
-use crate::types::{Detection, RgbView};
+use crate::pixels::PixelView;
+use crate::types::Detection;
 
 /// Time spent in each step of one detection.
 #[derive(Debug, Clone, Copy, Default)]
@@ -125,14 +126,17 @@ impl ModelRunner {
     }
 
     /// Fills the input tensor from `img`.
-    pub fn preprocess(&mut self, img: RgbView<'_>) -> Result<Transform, InferError> {
+    pub fn preprocess<'a>(
+        &mut self,
+        img: impl Into<PixelView<'a>>,
+    ) -> Result<Transform, InferError> {
         self.pre.run(img)
     }
 
     /// Detects objects in `img` with `post` (a camera's class policy and NMS), timing each step.
-    pub fn detect(
+    pub fn detect<'a>(
         &mut self,
-        img: RgbView<'_>,
+        img: impl Into<PixelView<'a>>,
         post: &mut Postprocessor,
     ) -> Result<(Vec<Detection>, Timings), InferError> {
         self.detect_with(img, |views, transform| post.run(views, transform))
@@ -141,9 +145,9 @@ impl ModelRunner {
     /// [`detect`](Self::detect) with the post-processing given as a function of the outputs and
     /// the preprocessing's transform (so that a shared [`Postprocessor`] is locked only while it
     /// decodes).
-    pub fn detect_with(
+    pub fn detect_with<'a>(
         &mut self,
-        img: RgbView<'_>,
+        img: impl Into<PixelView<'a>>,
         post: impl FnOnce(&[OutputTensor<'_>], &Transform) -> Result<Vec<Detection>, InferError>,
     ) -> Result<(Vec<Detection>, Timings), InferError> {
         let t0 = Instant::now();

@@ -209,7 +209,7 @@ fn snapshot(tap: &Tap, frame: &Tracks, pixels: &dyn FramePixels, events: &mut [E
     if !events.iter().any(wants) {
         return;
     }
-    let Some(image) = pixels.view().map(|v| v.to_image()) else {
+    let Some(image) = pixels.view().and_then(|v| v.to_rgb_image()) else {
         return;
     };
     let meta = &frame.meta;

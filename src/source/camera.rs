@@ -346,10 +346,7 @@ fn on_sample(shared: &Shared, sample: &gst::Sample) {
         shared.status.update(|st| st.frames_skipped += 1);
         return;
     }
-    let Some(pixels) = GstPixels::from_sample(sample) else {
-        return;
-    };
-    let Some((width, height)) = pixels_size(&pixels) else {
+    let Some((pixels, (width, height))) = GstPixels::from_sample(sample) else {
         return;
     };
     let replay = shared.settings.is_replay();
@@ -389,11 +386,6 @@ fn on_sample(shared: &Shared, sample: &gst::Sample) {
         shared.status.update(|st| st.frames_dropped += 1);
     }
     shared.signal.notify();
-}
-
-fn pixels_size(p: &GstPixels) -> Option<(u32, u32)> {
-    use crate::types::FramePixels;
-    p.view().map(|v| (v.width(), v.height()))
 }
 
 /// The buffer's running time (continuous within a connection; restarts when a file loops).

@@ -1,5 +1,5 @@
 //! The GStreamer pipeline of one camera:
-//! `uridecodebin → videoconvert → videoscale → RGB caps → appsink`.
+//! `uridecodebin → videoconvert → videoscale → caps (I420, NV12 or RGB) → appsink`.
 //!
 //! `uridecodebin` opens rtsp, file, http(s) and v4l2 URIs and decodes with `decodebin`, so hardware
 //! decoders win by rank where the box has them. The appsink hands every decoded frame to a callback
@@ -12,7 +12,11 @@ use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
 
 use super::{SourceError, SourceSettings, Transport};
+use crate::pixels::{Matrix, PixelView, Plane, YuvView};
 use crate::types::{FramePixels, RgbView};
+
+/// The formats frames are handed over in, the decoders' usual ones first.
+pub const FORMATS: [&str; 3] = ["I420", "NV12", "RGB"];
 
 /// A running pipeline; set to `Null` when dropped.
 pub struct Pipeline {
@@ -44,7 +48,10 @@ impl Pipeline {
             .map_err(|_| SourceError::MissingElement("uridecodebin".into()))?;
         let convert = make("videoconvert")?;
         let scale = make("videoscale")?;
-        let mut caps = gst::Caps::builder("video/x-raw").field("format", "RGB");
+        // The decoder's own 4:2:0 formats pass through untouched (videoconvert only converts
+        // what is none of these); the lane that takes a frame converts it once, at the model's
+        // input size, and frames dropped for newer ones are never converted.
+        let mut caps = gst::Caps::builder("video/x-raw").field("format", gst::List::new(FORMATS));
         if let Some(w) = s.analysis_width {
             // Square pixels with a fixed width: videoscale picks the height that keeps the
             // picture's aspect ratio.
@@ -187,24 +194,55 @@ impl RtspOptions {
     }
 }
 
-/// A decoded RGB frame still in its GStreamer buffer (no copy).
+/// A decoded frame still in its GStreamer buffer (no copy), in the format the decoder gave.
 pub struct GstPixels(gst_video::VideoFrame<gst_video::video_frame::Readable>);
 
 impl GstPixels {
-    /// Maps a sample's buffer as an RGB frame.
-    pub fn from_sample(sample: &gst::Sample) -> Option<GstPixels> {
+    /// Maps a sample's buffer as a frame, with its size; `None` when the buffer cannot be mapped
+    /// or its planes do not hold the picture its caps declare.
+    pub fn from_sample(sample: &gst::Sample) -> Option<(GstPixels, (u32, u32))> {
         let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
         let buffer = sample.buffer_owned()?;
-        gst_video::VideoFrame::from_buffer_readable(buffer, &info)
+        let frame = gst_video::VideoFrame::from_buffer_readable(buffer, &info)
             .ok()
-            .map(GstPixels)
+            .map(GstPixels)?;
+        let size = frame.view().map(|v| (v.width(), v.height()))?;
+        Some((frame, size))
+    }
+
+    fn plane(&self, i: u32) -> Option<Plane<'_>> {
+        let stride = usize::try_from(*self.0.plane_stride().get(i as usize)?).ok()?;
+        Some(Plane {
+            data: self.0.plane_data(i).ok()?,
+            stride,
+        })
     }
 }
 
 impl FramePixels for GstPixels {
-    fn view(&self) -> Option<RgbView<'_>> {
-        let stride = usize::try_from(*self.0.plane_stride().first()?).ok()?;
-        let data = self.0.plane_data(0).ok()?;
-        RgbView::strided(self.0.width(), self.0.height(), stride, data)
+    fn view(&self) -> Option<PixelView<'_>> {
+        let (w, h) = (self.0.width(), self.0.height());
+        let colorimetry = self.0.info().colorimetry();
+        let matrix = match colorimetry.matrix() {
+            gst_video::VideoColorMatrix::Bt709 => Matrix::Bt709,
+            gst_video::VideoColorMatrix::Bt2020 => Matrix::Bt2020,
+            _ => Matrix::Bt601,
+        };
+        let full = colorimetry.range() == gst_video::VideoColorRange::Range0_255;
+        match self.0.format() {
+            gst_video::VideoFormat::Rgb => {
+                let p = self.plane(0)?;
+                RgbView::strided(w, h, p.stride, p.data).map(PixelView::Rgb)
+            }
+            gst_video::VideoFormat::I420 => {
+                let planes = [self.plane(0)?, self.plane(1)?, self.plane(2)?];
+                YuvView::i420(w, h, planes, matrix, full).map(PixelView::Yuv)
+            }
+            gst_video::VideoFormat::Nv12 => {
+                let planes = [self.plane(0)?, self.plane(1)?];
+                YuvView::nv12(w, h, planes, matrix, full).map(PixelView::Yuv)
+            }
+            _ => None,
+        }
     }
 }
